@@ -1,0 +1,1 @@
+"""Pulumi component resources that compose the stockpipe stack."""

@@ -1,0 +1,1 @@
+"""Ingestion: Alpha Vantage TIME_SERIES_DAILY to the raw zone."""
