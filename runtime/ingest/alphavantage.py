@@ -1,0 +1,205 @@
+"""The Alpha Vantage TIME_SERIES_DAILY client: paced calls, bounded retries, a redacted key.
+
+One `fetch_daily` per symbol. It asks the pacer for a slot before every call,
+retries burst throttles and transport failures with exponential backoff (bounded by
+`RetryPolicy.max_attempts` and by the run's time budget), and falls back from
+`full` to `compact` once if the key is not allowed `full`. The key is added to the
+request parameters only; logged URLs carry `apikey=***`, and every reason that
+leaves the client has the key scrubbed out.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import requests
+from aws_lambda_powertools import Logger
+
+from runtime.ingest.answers import DailySeries, read_answer
+from runtime.ingest.errors import (
+    ApiProblem,
+    BurstThrottled,
+    InvalidRequest,
+    OutOfTime,
+    PremiumFullOutput,
+    TransportFailure,
+)
+from runtime.ingest.pacing import Clock, Pacer
+from runtime.ingest.settings import SERVICE_NAME
+
+FUNCTION = "TIME_SERIES_DAILY"
+REDACTED = "***"
+# The documentation's public key: not a secret, and redacting the word would mangle
+# the API's own message about it.
+PUBLIC_DEMO_KEY = "demo"
+CONNECT_TIMEOUT_SECONDS = 5.0
+
+logger = Logger(service=SERVICE_NAME, child=True)
+# urllib3 logs every request line, query string and key included, at DEBUG.
+logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently to retry burst throttles and transport failures.
+
+    The n-th retry waits `base * 2**(n-1)` seconds, at most `max_backoff`.
+    """
+
+    max_attempts: int = 4
+    throttle_backoff: float = 12.0
+    transport_backoff: float = 1.0
+    max_backoff: float = 60.0
+
+    def backoff(self, problem: ApiProblem, retry: int) -> float:
+        base = (
+            self.throttle_backoff if isinstance(problem, BurstThrottled) else self.transport_backoff
+        )
+        return min(self.max_backoff, base * 2 ** (retry - 1))
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A usable answer for one symbol and what it cost."""
+
+    series: DailySeries
+    output_size: str  # what was served: compact after a fallback from full
+    attempts: int
+    throttled: int
+
+
+class AlphaVantageClient:
+    """Fetches daily series for one run. Thread-safe when given a thread-safe pacer."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        pacer: Pacer,
+        clock: Clock,
+        timeout: float,
+        retry: RetryPolicy,
+        session: requests.Session | None = None,
+    ) -> None:
+        self._base_url = base_url
+        self._api_key = api_key
+        self._pacer = pacer
+        self._clock = clock
+        self._timeout = timeout
+        self._retry = retry
+        self._session = session or requests.Session()
+        self._full_refused = threading.Event()
+
+    def fetch_daily(
+        self,
+        symbol: str,
+        *,
+        output_size: str,
+        datatype: str,
+        time_left: Callable[[], float],
+    ) -> Fetched:
+        """The series for `symbol`, or raise the ApiProblem that ended the attempts.
+
+        `time_left()` says how many seconds the run may still spend; an attempt (its
+        pacing wait, backoff and worst-case request time) must fit in it, otherwise
+        OutOfTime is raised before calling.
+        """
+        size = "compact" if self._full_refused.is_set() else output_size
+        attempts = throttled = retries = 0
+        problem: ApiProblem | None = None
+        while True:
+            backoff = self._retry.backoff(problem, retries) if problem else 0.0
+            needed = backoff + self._pacer.wait_time() + CONNECT_TIMEOUT_SECONDS + self._timeout
+            if needed > time_left():
+                last = f" (last answer: {problem.reason})" if problem else ""
+                raise self._finish(
+                    OutOfTime(f"the run's time budget does not allow another call{last}"),
+                    attempts,
+                    throttled,
+                )
+            if backoff:
+                logger.info(
+                    "retrying after backoff",
+                    extra={"symbol": symbol, "backoff_seconds": backoff, "attempt": attempts + 1},
+                )
+                self._clock.sleep(backoff)
+            attempts += 1
+            try:
+                series = self._call(symbol, size, datatype)
+            except PremiumFullOutput as refused:
+                if size != "full":
+                    raise self._finish(refused, attempts, throttled) from None
+                self._full_refused.set()
+                size = "compact"
+                logger.warning(
+                    "outputsize=full is premium-only for this key; fell back to compact",
+                    extra={"symbol": symbol},
+                )
+                problem = None
+                continue
+            except ApiProblem as failure:
+                throttled += isinstance(failure, BurstThrottled)
+                if not failure.retryable or attempts >= self._retry.max_attempts:
+                    if failure.retryable:
+                        failure.reason += f" (gave up after {attempts} attempts)"
+                    raise self._finish(failure, attempts, throttled) from None
+                logger.warning(
+                    "retryable answer", extra={"symbol": symbol, "reason": failure.reason}
+                )
+                problem = failure
+                retries += 1
+                continue
+            return Fetched(series, size, attempts, throttled)
+
+    def redact(self, text: str) -> str:
+        """`text` with the key replaced, in plain and URL-encoded form."""
+        if self._api_key == PUBLIC_DEMO_KEY:
+            return text
+        for form in {self._api_key, requests.utils.quote(self._api_key, safe="")}:
+            text = text.replace(form, REDACTED)
+        return text
+
+    def _call(self, symbol: str, size: str, datatype: str) -> DailySeries:
+        params = {"function": FUNCTION, "symbol": symbol, "outputsize": size, "datatype": datatype}
+        query = {**params, "apikey": self._api_key}
+        shown_url = self.redact(requests.Request("GET", self._base_url, params=query).prepare().url)
+        with self._pacer.slot():
+            logger.info("calling the API", extra={"symbol": symbol, "url": shown_url})
+            try:
+                response = self._session.get(
+                    self._base_url, params=query, timeout=(CONNECT_TIMEOUT_SECONDS, self._timeout)
+                )
+            except requests.Timeout:
+                raise self._scrubbed(
+                    TransportFailure(f"the API did not answer within {self._timeout:g} s")
+                ) from None
+            except requests.RequestException as error:
+                # The exception text carries the full URL, key included: never chain it.
+                raise self._scrubbed(
+                    TransportFailure(f"could not reach the API: {type(error).__name__}: {error}")
+                ) from None
+        if response.status_code == 429:
+            raise BurstThrottled("the API answered HTTP 429 Too Many Requests")
+        if response.status_code >= 500:
+            raise TransportFailure(f"the API answered HTTP {response.status_code}")
+        if response.status_code != 200:
+            raise InvalidRequest(f"the API answered HTTP {response.status_code}")
+        try:
+            return read_answer(response.text, symbol)
+        except ApiProblem as problem:
+            raise self._scrubbed(problem) from None
+
+    def _scrubbed(self, problem: ApiProblem) -> ApiProblem:
+        problem.reason = self.redact(problem.reason)
+        problem.args = (problem.reason,)
+        return problem
+
+    def _finish(self, problem: ApiProblem, attempts: int, throttled: int) -> ApiProblem:
+        problem.attempts = attempts
+        problem.throttled = throttled
+        problem.args = (problem.reason,)
+        return problem
