@@ -1,0 +1,42 @@
+"""The data-quality checks the audit runs, and their severity.
+
+Each check is `sql/checks/{name}.sql`: a SELECT returning one row per failure with
+`failure_key` (SYMBOL@YYYY-MM-DD, or the symbol/partition for set-level checks) and
+`sample_rank` (higher = shown first among the ten sample keys).
+
+An `error` failing stops the run before publish; a `warning` is recorded and alarmed on but
+does not block: real splits, real crashes and late symbols happen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ERROR = "error"
+WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    severity: str
+    description: str
+
+    @property
+    def sql_name(self) -> str:
+        return f"checks/{self.name}"
+
+
+CHECKS: tuple[Check, ...] = (
+    Check("not_null_keys", ERROR, "symbol and trade_date present and parseable"),
+    Check("not_null_prices", ERROR, "open, high, low, close, volume present and numeric"),
+    Check("price_range", ERROR, "high >= low; open and close within [low, high]"),
+    Check("positive_values", ERROR, "prices > 0 and volume >= 0"),
+    Check("unique_key", ERROR, "one row per (symbol, trade_date)"),
+    Check("future_trade_date", ERROR, "no trade_date after the run date"),
+    Check("weekend_trade_date", ERROR, "no trade_date on a Saturday or Sunday"),
+    Check("staging_not_empty", ERROR, "staging has rows when raw had rows in the window"),
+    Check("expected_symbols", WARNING, "every configured symbol has rows in this run"),
+    Check("large_daily_move", WARNING, "|daily_return| within the configured threshold"),
+    Check("restatement", WARNING, "a staged bar equals the published bar with the same key"),
+)

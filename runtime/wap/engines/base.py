@@ -1,0 +1,188 @@
+"""The small interface every write-audit-publish step is written against.
+
+Steps never know which engine they run on. Everything engine-specific lives behind these
+verbs; the differences the steps must plan around are class flags, never name checks.
+
+Conventions every engine follows:
+
+- SQL handed to `execute`, `fetchall` and `ctas` is Athena (Trino) dialect with unqualified
+  table names; the engine resolves them in its database/catalog and transpiles in `render`.
+- Table names are lower-case identifiers (`[a-z_][a-z0-9_]*`), validated by the steps.
+- A *location* is an opaque string from `location()` (`s3://bucket/prefix/` on Athena, an
+  absolute directory path on DuckDB). Every location an engine returns ends with "/".
+- Partitioned tables have exactly one partition column (`year` for `daily_prices`, `run_id`
+  for `dq_results`); partition values are passed and returned as strings (`"2024"`).
+- Catalog-only verbs (`drop_table`, `create_table_like`, `replace_partitions`,
+  `set_table_properties`) never touch data files; only `delete_location` deletes data.
+- Every failure is raised as `EngineError` whose message names the query or table and
+  carries the engine's own reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class EngineError(RuntimeError):
+    """A query or catalog call failed; the message names the query/table and the reason."""
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """Rows of a SELECT as Python values.
+
+    Values are typed by the result column type: varchar -> str, bigint/integer -> int,
+    double -> float, boolean -> bool, date -> datetime.date,
+    timestamp -> datetime.datetime (naive, UTC), NULL -> None.
+    """
+
+    columns: list[str]
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def records(self) -> list[dict]:
+        return [dict(zip(self.columns, row)) for row in self.rows]
+
+    def scalar(self) -> Any:
+        """The single value of a one-row, one-column result (None when there is no row)."""
+        return self.rows[0][0] if self.rows else None
+
+
+class Engine:
+    """Runs Athena-dialect SQL and keeps a Glue-like catalog of tables, partitions, properties."""
+
+    #: The sqlglot dialect `render` writes ("athena" means: no transpilation).
+    DIALECT = "athena"
+
+    #: Most partitions one CTAS may write (Athena refuses more than 100); None means no limit.
+    #: The steps split a larger write into several CTAS at sibling locations and still swap
+    #: all resulting partitions with one `replace_partitions` call.
+    MAX_PARTITIONS_PER_WRITE: int | None = None
+
+    # -- SQL ---------------------------------------------------------------------------
+
+    def render(self, sql: str) -> str:
+        """Athena SQL in this engine's dialect; the only place SQL is transpiled."""
+        raise NotImplementedError
+
+    def execute(self, sql: str, name: str = "query") -> None:
+        """Run one statement (no result wanted). `name` identifies it in logs and errors.
+
+        Athena: start_query_execution in the configured workgroup with the configured
+        database as QueryExecutionContext, poll get_query_execution with backoff until a final
+        state; FAILED/CANCELLED -> EngineError(f"{name} failed: {StateChangeReason}").
+        Throttling may be retried; a FAILED query never is.
+        """
+        raise NotImplementedError
+
+    def fetchall(self, sql: str, name: str = "query") -> QueryResult:
+        """Run one SELECT and return every row (all result pages), typed as in QueryResult."""
+        raise NotImplementedError
+
+    # -- tables --------------------------------------------------------------------------
+
+    def table_exists(self, table: str) -> bool:
+        """Whether the catalog has `table` (Glue get_table; EntityNotFound -> False)."""
+        raise NotImplementedError
+
+    def ctas(
+        self,
+        table: str,
+        select_sql: str,
+        location: str,
+        partitioned_by: str | None = None,
+        name: str = "ctas",
+    ) -> None:
+        """Create `table` as Parquet files at `location` from an Athena-dialect SELECT.
+
+        `location` is empty (the steps always pass a fresh or just-deleted prefix) and
+        `table` does not exist. With `partitioned_by`, that column is the SELECT's last
+        column, the files go to `{location}{column}={value}/` and every written partition is
+        registered on `table` (so `partitions(table)` lists them). Column names and types
+        come from the SELECT, which casts everything explicitly.
+
+        Athena: `CREATE TABLE {table} WITH (format = 'PARQUET', write_compression = 'SNAPPY',
+        external_location = '{location}'[, partitioned_by = ARRAY['{column}']]) AS {select}`.
+        """
+        raise NotImplementedError
+
+    def drop_table(self, table: str) -> None:
+        """Remove `table` (and its partitions) from the catalog; safe when absent.
+
+        Never deletes data files (Athena/Glue external tables keep them).
+        """
+        raise NotImplementedError
+
+    def create_table_like(self, table: str, like: str, location: str) -> None:
+        """Create an empty `table` with the columns, partition column, format and SerDe of
+        `like`, whose own location is `location`, with no partitions and no properties.
+
+        Used once, on the first publish, to create `daily_prices` / `dq_results` from the
+        run's CTAS table. Raises EngineError if `table` already exists.
+        Glue: get_table(like) -> create_table with the same StorageDescriptor (Location
+        replaced), PartitionKeys and TableType EXTERNAL_TABLE.
+        """
+        raise NotImplementedError
+
+    # -- partitions (the atomic publish) -------------------------------------------------
+
+    def partitions(self, table: str) -> dict[str, str]:
+        """Partition value -> location of every partition of `table` ({} when it has none).
+
+        Glue: get_partitions, paginated.
+        """
+        raise NotImplementedError
+
+    def replace_partitions(self, table: str, partitions: dict[str, str]) -> None:
+        """Point each partition value of `table` at the given location, all or nothing.
+
+        Creates the partitions that do not exist yet and repoints the ones that do
+        (their StorageDescriptor copied from the table's, Location replaced). Values not in
+        `partitions` are left untouched. On any failure the partitions already changed are
+        restored to their previous state (repointed back / deleted) before EngineError is
+        raised, so readers see either every new location or none of them.
+        Glue: batch_create_partition + batch_update_partition (check the per-entry Errors
+        lists in the responses), compensating calls on failure.
+        """
+        raise NotImplementedError
+
+    # -- table properties (the watermark) ------------------------------------------------
+
+    def table_properties(self, table: str) -> dict[str, str]:
+        """The user properties of `table` (Glue Table.Parameters), {} when none."""
+        raise NotImplementedError
+
+    def set_table_properties(self, table: str, properties: dict[str, str]) -> None:
+        """Merge `properties` into the table's properties (other keys are kept).
+
+        Glue: get_table -> update_table with the same TableInput and merged Parameters.
+        """
+        raise NotImplementedError
+
+    # -- storage -------------------------------------------------------------------------
+
+    def location(self, relative: str) -> str:
+        """The full location of a path relative to the data root, ending with "/".
+
+        `location("staging/daily_prices/run_id=x/")` ->
+        `s3://{data_bucket}/staging/daily_prices/run_id=x/` on Athena,
+        `{lake_dir}/staging/daily_prices/run_id=x/` on DuckDB.
+        """
+        raise NotImplementedError
+
+    def list_locations(self, location: str) -> list[str]:
+        """Immediate child "directories" of `location`, full locations ending with "/",
+        sorted by name ([] when absent). S3: list_objects_v2 with Delimiter="/", paginated.
+        """
+        raise NotImplementedError
+
+    def delete_location(self, location: str) -> None:
+        """Delete every object under `location` (a prefix ending with "/"); safe when absent.
+
+        Must refuse (EngineError) the data root itself. S3: list_objects_v2 +
+        delete_objects in batches of 1,000, checking each response's Errors.
+        """
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release connections; the default has nothing to release."""

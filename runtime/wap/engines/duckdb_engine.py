@@ -1,0 +1,436 @@
+"""The embedded engine: the same Athena SQL on local files, through DuckDB.
+
+The lake directory mirrors the S3 layout (`raw/dt=YYYY-MM-DD/SYMBOL.csv`, `prod/...`,
+`staging/...`); `{lake}/_catalog.json` mirrors Glue (tables, columns, partitions with
+their locations and files, properties). The catalog is rewritten whole with os.replace, so
+a partition swap is atomic like Glue's. Every catalog table (and `raw_daily_prices`, read
+straight from `raw/dt=*/*.csv` with hive partitioning) is a view, so any caller can run
+Athena-dialect SELECTs over the lake with `fetchall`.
+
+Local only: no httpfs, no network. Not for two writers at once (like one Glue workflow run
+at a time).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import duckdb
+import sqlglot
+from sqlglot import exp
+
+from runtime.wap.config import RAW_TABLE
+from runtime.wap.engines.base import Engine, EngineError, QueryResult
+
+CATALOG_FILE = "_catalog.json"
+RAW_COLUMNS = ("symbol", "trade_date", "open", "high", "low", "close", "volume", "ingested_at")
+
+_FILE_IN_ERROR = (
+    re.compile(r"""[Ff]ile ['"]([^'"]+)['"]"""),
+    re.compile(r"^\s*file = (.+?)\s*$", re.MULTILINE),
+)
+
+
+@dataclass(frozen=True)
+class Scan:
+    """One file scan of one query, from DuckDB's profile (when `profile=True`)."""
+
+    query: str
+    function: str
+    files_read: int
+    files_total: int
+    #: DuckDB names at most five files; `files_read` is the full count.
+    filenames: tuple[str, ...]
+
+
+class DuckDBEngine(Engine):
+    DIALECT = "duckdb"
+
+    def __init__(
+        self,
+        lake_dir: str | os.PathLike[str],
+        raw_prefix: str = "raw/",
+        connection_factory: Callable[[], Any] | None = None,
+        profile: bool = False,
+    ) -> None:
+        """`lake_dir`: the local lake root; `raw_prefix`: where raw CSVs live under it.
+
+        `connection_factory` returns a DuckDB connection (default: in-memory
+        `duckdb.connect()`). With `profile=True` every query's file scans are appended to
+        `self.scans`, so callers can see which raw partitions a step read.
+        """
+        self.lake_dir = Path(lake_dir).resolve()
+        self.raw_root = self.lake_dir / raw_prefix
+        self.profile = profile
+        self.scans: list[Scan] = []
+        self._connection_factory = connection_factory or duckdb.connect
+        self._connection: Any = None
+        self._views: dict[str, str] = {}
+        self._catalog_cache: tuple[tuple[int, int, int], dict] | None = None
+
+    # -- SQL ---------------------------------------------------------------------------
+
+    def render(self, sql: str) -> str:
+        return self._compile(sql, "query")[0]
+
+    def execute(self, sql: str, name: str = "query") -> None:
+        rendered, tables = self._compile(sql, name)
+        self._prepare_views(tables, name)
+        self._run(rendered, name)
+
+    def fetchall(self, sql: str, name: str = "query") -> QueryResult:
+        rendered, tables = self._compile(sql, name)
+        self._prepare_views(tables, name)
+        cursor = self._run(rendered, name)
+        try:
+            columns = [column[0] for column in cursor.description]
+            rows = [tuple(row) for row in cursor.fetchall()]
+        except duckdb.Error as error:
+            raise EngineError(_failure(name, error)) from error
+        self._record_scans(name)
+        return QueryResult(columns=columns, rows=rows)
+
+    def _compile(self, sql: str, name: str) -> tuple[str, set[str]]:
+        """Transpile Athena SQL to DuckDB and list the tables it names."""
+        try:
+            statements = [s for s in sqlglot.parse(sql, read="athena") if s is not None]
+        except sqlglot.errors.SqlglotError as error:
+            raise EngineError(f"{name}: not valid Athena SQL: {error}") from error
+        if len(statements) != 1:
+            raise EngineError(f"{name}: expected one SQL statement, got {len(statements)}")
+        tree = statements[0]
+        tables = {table.name.lower() for table in tree.find_all(exp.Table) if table.name}
+        return tree.sql(dialect=self.DIALECT), tables
+
+    def _run(self, rendered: str, name: str) -> Any:
+        try:
+            return self._conn().execute(rendered)
+        except duckdb.Error as error:
+            raise EngineError(_failure(name, error)) from error
+
+    def _conn(self) -> Any:
+        if self._connection is None:
+            self._connection = self._connection_factory()
+            # DuckDB 2.0 pushes TRY_CAST into the CSV reader as a strict cast, so one bad
+            # raw value would fail the query instead of becoming NULL for the audit to catch.
+            self._connection.execute("SET disabled_optimizers = 'type_pushdown'")
+            if self.profile:
+                self._connection.execute("PRAGMA enable_profiling = 'no_output'")
+        return self._connection
+
+    def _record_scans(self, name: str) -> None:
+        if not self.profile:
+            return
+        profile = json.loads(self._conn().get_profiling_information(format="json"))
+        pending = list(profile.get("operator", []))
+        while pending:
+            node = pending.pop()
+            pending.extend(node.get("children", []))
+            info = node.get("extra_info", {})
+            if "Total Files Read" not in info:
+                continue
+            total = str(info.get("Scanning Files", "")).rpartition("/")[2]
+            names = str(info.get("Filename(s)", ""))
+            self.scans.append(
+                Scan(
+                    query=name,
+                    function=str(info.get("Function", "")),
+                    files_read=int(info["Total Files Read"]),
+                    files_total=int(total) if total.isdigit() else int(info["Total Files Read"]),
+                    filenames=tuple(n for n in names.split(", ") if n and n != "..."),
+                )
+            )
+
+    # -- views over the lake -------------------------------------------------------------
+
+    def _prepare_views(self, tables: set[str], name: str) -> None:
+        catalog = self._catalog()["tables"]
+        for table in sorted(tables):
+            if table == RAW_TABLE:
+                view = self._raw_view()
+            elif table in catalog:
+                view = self._table_view(catalog[table])
+            elif table in self._views:
+                self._run(f'DROP VIEW IF EXISTS "{table}"', name)
+                del self._views[table]
+                continue
+            else:
+                continue
+            if self._views.get(table) != view:
+                self._run(f'CREATE OR REPLACE TEMP VIEW "{table}" AS {view}', name)
+                self._views[table] = view
+
+    def _raw_view(self) -> str:
+        columns = [(column, "VARCHAR") for column in RAW_COLUMNS] + [("dt", "VARCHAR")]
+        if next(iter(self.raw_root.glob("dt=*/*.csv")), None) is None:
+            return _empty_select(columns)
+        types = ", ".join(f"'{column}': 'VARCHAR'" for column in RAW_COLUMNS)
+        pattern = _literal(f"{self.raw_root}/dt=*/*.csv")
+        # No quoting, like Athena's LazySimpleSerDe over the raw zone (ingestion never quotes).
+        # It also keeps DuckDB 2.0 from silently skipping the rest of a file at an unterminated
+        # quote when it reads many files: here such a line is a column-count error naming the file.
+        return (
+            f"SELECT {_column_list(columns)} FROM read_csv({pattern}, columns = {{{types}}}, "
+            "header = true, delim = ',', quote = '', escape = '', auto_detect = false, "
+            "hive_partitioning = true, hive_types = {'dt': 'VARCHAR'})"
+        )
+
+    def _table_view(self, entry: dict) -> str:
+        columns = [tuple(column) for column in entry["columns"]]
+        partition_column = entry["partitioned_by"]
+        if partition_column:
+            files = [f for part in entry["partitions"].values() for f in part["files"]]
+        else:
+            files = entry["files"]
+        if not files:
+            return _empty_select(columns)
+        file_list = ", ".join(_literal(str(self.lake_dir / f)) for f in files)
+        if not partition_column:
+            return f"SELECT {_column_list(columns)} FROM read_parquet([{file_list}])"
+        partition_type = dict(columns)[partition_column]
+        return (
+            f"SELECT {_column_list(columns)} FROM read_parquet([{file_list}], "
+            f"hive_partitioning = true, hive_types = {{'{partition_column}': '{partition_type}'}})"
+        )
+
+    # -- tables --------------------------------------------------------------------------
+
+    def table_exists(self, table: str) -> bool:
+        return table == RAW_TABLE or table in self._catalog()["tables"]
+
+    def ctas(
+        self,
+        table: str,
+        select_sql: str,
+        location: str,
+        partitioned_by: str | None = None,
+        name: str = "ctas",
+    ) -> None:
+        if self.table_exists(table):
+            raise EngineError(f"{name}: table {table} already exists")
+        target = self._local_path(location)
+        if target.exists() and any(target.iterdir()):
+            raise EngineError(f"{name}: location {location} is not empty")
+        rendered, tables = self._compile(select_sql, name)
+        self._prepare_views(tables, name)
+        described = self._run(f"DESCRIBE {rendered}", name).fetchall()
+        columns = [[row[0], row[1]] for row in described]
+        if partitioned_by and columns[-1][0] != partitioned_by:
+            raise EngineError(f"{name}: partition column {partitioned_by} must come last")
+        target.mkdir(parents=True, exist_ok=True)
+        entry: dict[str, Any] = {
+            "location": self._relative(target),
+            "columns": columns,
+            "partitioned_by": partitioned_by,
+            "partitions": {},
+            "files": [],
+            "properties": {},
+        }
+        if partitioned_by:
+            self._run(
+                f"COPY ({rendered}) TO {_literal(str(target))} "
+                f"(FORMAT parquet, COMPRESSION snappy, PARTITION_BY ({partitioned_by}))",
+                name,
+            )
+            prefix = f"{partitioned_by}="
+            for child in sorted(target.iterdir()):
+                if child.is_dir() and child.name.startswith(prefix):
+                    entry["partitions"][child.name[len(prefix) :]] = {
+                        "location": self._relative(child),
+                        "files": self._parquet_files(child),
+                    }
+        else:
+            data_file = target / "data_0.parquet"
+            self._run(
+                f"COPY ({rendered}) TO {_literal(str(data_file))} "
+                "(FORMAT parquet, COMPRESSION snappy)",
+                name,
+            )
+            entry["files"] = [self._relative(data_file).rstrip("/")]
+        self._record_scans(name)
+        self._update_catalog(lambda catalog: catalog["tables"].__setitem__(table, entry))
+
+    def drop_table(self, table: str) -> None:
+        def drop(catalog: dict) -> None:
+            catalog["tables"].pop(table, None)
+
+        if table in self._catalog()["tables"]:
+            self._update_catalog(drop)
+
+    def create_table_like(self, table: str, like: str, location: str) -> None:
+        source = self._entry(like)
+        if self.table_exists(table):
+            raise EngineError(f"cannot create {table}: it already exists")
+        entry = {
+            "location": self._relative(self._local_path(location)),
+            "columns": source["columns"],
+            "partitioned_by": source["partitioned_by"],
+            "partitions": {},
+            "files": [],
+            "properties": {},
+        }
+        self._update_catalog(lambda catalog: catalog["tables"].__setitem__(table, entry))
+
+    # -- partitions ----------------------------------------------------------------------
+
+    def partitions(self, table: str) -> dict[str, str]:
+        entry = self._entry(table)
+        return {
+            value: self._absolute(part["location"]) for value, part in entry["partitions"].items()
+        }
+
+    def replace_partitions(self, table: str, partitions: dict[str, str]) -> None:
+        column = self._entry(table)["partitioned_by"]
+        if not column:
+            raise EngineError(f"cannot replace partitions of {table}: it is not partitioned")
+        updates = {}
+        for value, location in partitions.items():
+            path = self._local_path(location)
+            if path.name != f"{column}={value}":
+                raise EngineError(
+                    f"partition {column}={value} of {table}: location {location} must end "
+                    f"with {column}={value}/ (the local engine reads partition values from paths)"
+                )
+            if not path.is_dir():
+                raise EngineError(f"partition {column}={value} of {table}: {location} is absent")
+            updates[value] = {
+                "location": self._relative(path),
+                "files": self._parquet_files(path),
+            }
+
+        def swap(catalog: dict) -> None:
+            catalog["tables"][table]["partitions"].update(updates)
+
+        self._update_catalog(swap)
+
+    # -- properties ----------------------------------------------------------------------
+
+    def table_properties(self, table: str) -> dict[str, str]:
+        return dict(self._entry(table)["properties"])
+
+    def set_table_properties(self, table: str, properties: dict[str, str]) -> None:
+        self._entry(table)
+
+        def merge(catalog: dict) -> None:
+            catalog["tables"][table]["properties"].update(properties)
+
+        self._update_catalog(merge)
+
+    # -- storage -------------------------------------------------------------------------
+
+    def location(self, relative: str) -> str:
+        if relative.startswith("/") or ".." in Path(relative).parts:
+            raise EngineError(f"location {relative!r} must be relative to the lake, without '..'")
+        return self._absolute(relative)
+
+    def list_locations(self, location: str) -> list[str]:
+        path = self._local_path(location)
+        if not path.is_dir():
+            return []
+        return [f"{child}/" for child in sorted(path.iterdir()) if child.is_dir()]
+
+    def delete_location(self, location: str) -> None:
+        path = self._local_path(location)
+        if path == self.lake_dir:
+            raise EngineError(f"refusing to delete the whole lake at {location}")
+        if path.is_dir():
+            shutil.rmtree(path)
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+            self._views.clear()
+
+    # -- catalog -------------------------------------------------------------------------
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.lake_dir / CATALOG_FILE
+
+    def _catalog(self) -> dict:
+        try:
+            stat = self.catalog_path.stat()
+        except FileNotFoundError:
+            return {"tables": {}}
+        key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        if self._catalog_cache is None or self._catalog_cache[0] != key:
+            try:
+                data = json.loads(self.catalog_path.read_text(encoding="utf-8"))
+            except ValueError as error:
+                raise EngineError(
+                    f"local catalog {self.catalog_path} is corrupt: {error}"
+                ) from None
+            self._catalog_cache = (key, data)
+        return self._catalog_cache[1]
+
+    def _update_catalog(self, change: Callable[[dict], None]) -> None:
+        """Apply `change` to a fresh copy of the catalog and replace the file atomically."""
+        catalog = json.loads(json.dumps(self._catalog()))
+        change(catalog)
+        self.lake_dir.mkdir(parents=True, exist_ok=True)
+        handle, temp_name = tempfile.mkstemp(prefix=".catalog-", dir=self.lake_dir)
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as temp:
+                json.dump(catalog, temp, indent=1, sort_keys=True)
+                temp.flush()
+                os.fsync(temp.fileno())
+            os.replace(temp_name, self.catalog_path)
+        except BaseException:
+            Path(temp_name).unlink(missing_ok=True)
+            raise
+        self._catalog_cache = None
+
+    def _entry(self, table: str) -> dict:
+        entry = self._catalog()["tables"].get(table)
+        if entry is None:
+            raise EngineError(f"table {table} does not exist in {self.catalog_path}")
+        return entry
+
+    # -- paths ---------------------------------------------------------------------------
+
+    def _local_path(self, location: str) -> Path:
+        path = Path(location).resolve()
+        if path != self.lake_dir and self.lake_dir not in path.parents:
+            raise EngineError(f"location {location} is outside the lake {self.lake_dir}")
+        return path
+
+    def _relative(self, path: Path) -> str:
+        return f"{path.relative_to(self.lake_dir).as_posix()}/"
+
+    def _absolute(self, relative: str) -> str:
+        return f"{(self.lake_dir / relative).as_posix().rstrip('/')}/"
+
+    def _parquet_files(self, directory: Path) -> list[str]:
+        return [self._relative(f).rstrip("/") for f in sorted(directory.glob("*.parquet"))]
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _column_list(columns: list[tuple[str, str]]) -> str:
+    return ", ".join(f'"{name}"' for name, _ in columns)
+
+
+def _empty_select(columns: list[tuple[str, str]]) -> str:
+    casts = ", ".join(f'CAST(NULL AS {column_type}) AS "{name}"' for name, column_type in columns)
+    return f"SELECT {casts} WHERE false"
+
+
+def _failure(name: str, error: Exception) -> str:
+    """One message naming the query, the unreadable file (when there is one) and the reason."""
+    text = str(error).strip()
+    reason = " ".join(line.strip() for line in text.split("\n\n")[0].splitlines() if line.strip())
+    for pattern in _FILE_IN_ERROR:
+        match = pattern.search(text)
+        if match:
+            return f"{name} failed reading {match.group(1)}: {reason}"
+    return f"{name} failed: {reason}"

@@ -1,0 +1,32 @@
+"""Fixtures of the write-audit-publish tests on the embedded DuckDB engine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from runtime.wap.config import WapConfig
+from runtime.wap.engines.duckdb_engine import DuckDBEngine
+from tests.runtime.wap.builders import RawLake
+
+
+@pytest.fixture
+def raw_lake(tmp_path: Path) -> RawLake:
+    root = tmp_path / "lake"
+    root.mkdir()
+    return RawLake(root)
+
+
+@pytest.fixture
+def duck(raw_lake: RawLake) -> Iterator[DuckDBEngine]:
+    """A DuckDB engine on a real in-memory connection over the test lake, recording scans."""
+    engine = DuckDBEngine(raw_lake.root, profile=True)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture
+def wap_config() -> WapConfig:
+    return WapConfig(symbols=("AMD", "NVDA"))

@@ -1,0 +1,153 @@
+"""The Glue job script: arguments, run id, exit status, freshness metrics."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import date, datetime
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from runtime.wap import job
+from tests.conftest import PROJECT_ROOT
+from tests.runtime.wap.builders import RawLake, bar
+
+DAY = date(2024, 6, 7)
+NOW = datetime(2024, 6, 7, 22, 0)
+
+
+def local_args(raw_lake: RawLake, step: str, *extra: str) -> list[str]:
+    return [
+        "--step", step, "--engine", "duckdb", "--lake-dir", str(raw_lake.root),
+        "--symbols", "NVDA,AMD", "--as-of", DAY.isoformat(), *extra,
+    ]  # fmt: skip
+
+
+@pytest.fixture
+def aws(aws_credentials: None) -> Iterator[None]:
+    with mock_aws():
+        yield
+
+
+@pytest.mark.duckdb
+def test_steps_run_by_hand_share_the_printed_run_id(
+    raw_lake: RawLake, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw_lake.write(DAY, [bar("NVDA", DAY, "120.0000"), bar("AMD", DAY, "100.0000")])
+
+    assert job.main(local_args(raw_lake, "drop_staging"), now=NOW) == 0
+    run_id = capsys.readouterr().out.split("run id: ", 1)[1].split()[0]
+    assert run_id.startswith("manual_20240607t220000_")
+    for step in ("create_staging", "audit", "publish"):
+        assert job.main(local_args(raw_lake, step, "--run-id", run_id), now=NOW) == 0
+
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert {(r["Symbol"], r["latest_trade_date"], r["PublishedDataAgeDays"]) for r in emf} == {
+        ("AMD", "2024-06-07", 0.0),
+        ("NVDA", "2024-06-07", 0.0),
+    }
+    assert emf[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "stockpipe"
+
+
+@pytest.mark.duckdb
+def test_a_failed_audit_exits_non_zero_listing_the_failed_checks(
+    raw_lake: RawLake, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw_lake.write(
+        DAY, [bar("NVDA", DAY, "120.0000", volume=-5), bar("AMD", date(2024, 6, 8), "1")]
+    )
+    job.main(local_args(raw_lake, "create_staging", "--run-id", "bad"), now=NOW)
+    capsys.readouterr()
+
+    status = job.main(local_args(raw_lake, "audit", "--run-id", "bad"), now=NOW)
+
+    err = capsys.readouterr().err
+    assert status == 1
+    assert "audit of run bad failed" in err
+    assert "positive_values (error, 1 rows: NVDA@2024-06-07)" in err
+    assert "weekend_trade_date (error, 1 rows: AMD@2024-06-08)" in err
+    assert job.main(local_args(raw_lake, "publish", "--run-id", "bad"), now=NOW) == 1
+    assert "failed its audit" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--step", "publish", "--engine", "duckdb", "--lake-dir", "x"], "--run-id is required"),
+        (["--step", "audit", "--run-id", "r"], "--database, --workgroup, --data-bucket required"),
+        (["--step", "audit", "--engine", "duckdb", "--run-id", "r"], "--lake-dir is required"),
+        (["--step", "audit", "--run-id", "no spaces"], "run id 'no spaces' must be"),
+        (["--step", "audit", "--run-id", "r", "--max-daily-move", "lots"], "max_daily_move"),
+        (["--step", "audit", "--run-id", "r", "--as-of", "June"], "--as-of must be a date"),
+        (["--step", "audit", "--run-id", "r", "--symbols", "NV DA"], "'NV DA' is not a ticker"),
+    ],
+)
+def test_bad_arguments_get_one_clear_message(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert job.main(argv) == 1
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.aws
+@pytest.mark.parametrize(
+    ("properties", "expected"),
+    [({}, "workflow_run"), ({"run_id": "Backfill-2024"}, "backfill_2024")],
+)
+def test_the_run_id_comes_from_the_glue_workflow_run(
+    aws: None, properties: dict[str, str], expected: str
+) -> None:
+    glue = boto3.client("glue", region_name="us-east-1")
+    glue.create_workflow(Name="wap")
+    run = glue.start_workflow_run(Name="wap")["RunId"]
+    if properties:
+        glue.put_workflow_run_properties(Name="wap", RunId=run, RunProperties=properties)
+    args = job.parse_args(
+        ["--step", "audit", "--WORKFLOW_NAME", "wap", "--WORKFLOW_RUN_ID", run,
+         "--job-bookmark-option", "job-bookmark-disable"]
+    )  # fmt: skip
+
+    run_id = job.resolve_run_id(args, lambda service: boto3.client(service), NOW)
+
+    assert run_id == (job.normalize_run_id(run) if expected == "workflow_run" else expected)
+
+
+@pytest.mark.aws
+@pytest.mark.duckdb
+def test_publish_sends_freshness_metrics_to_cloudwatch(aws: None, raw_lake: RawLake) -> None:
+    raw_lake.write(DAY, [bar("NVDA", date(2024, 6, 6), "120.0000"), bar("AMD", DAY, "100.0000")])
+    for step in ("create_staging", "audit", "publish"):
+        argv = local_args(raw_lake, step, "--run-id", "r1", "--metrics", "cloudwatch")
+        assert job.main(argv, now=NOW) == 0
+
+    cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
+    ages = cloudwatch.get_metric_statistics(
+        Namespace="stockpipe",
+        MetricName="PublishedDataAgeDays",
+        Dimensions=[{"Name": "Symbol", "Value": "NVDA"}],
+        StartTime=datetime(2024, 1, 1),
+        EndTime=datetime(2100, 1, 1),
+        Period=86400,
+        Statistics=["Maximum"],
+    )["Datapoints"]
+    assert [point["Maximum"] for point in ages] == [1.0]
+    names = {m["MetricName"] for m in cloudwatch.list_metrics(Namespace="stockpipe")["Metrics"]}
+    assert names == {"LatestPublishedTradeDate", "PublishedDataAgeDays"}
+
+
+def test_the_glue_path_imports_neither_duckdb_nor_sqlglot() -> None:
+    code = (
+        "import sys, runtime.wap.job, runtime.wap.engines.athena;"
+        "loaded = {'duckdb', 'sqlglot'} & set(sys.modules);"
+        "sys.exit(f'imported {loaded}' if loaded else 0)"
+    )
+    done = subprocess.run(  # noqa: S603 (our own interpreter and code)
+        [sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
