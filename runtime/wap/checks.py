@@ -29,6 +29,7 @@ class Check:
 
 CHECKS: tuple[Check, ...] = (
     Check("not_null_keys", ERROR, "symbol and trade_date present and parseable"),
+    Check("symbol_format", ERROR, "symbol is a ticker: A-Z, 0-9, '.', '-', at most 12"),
     Check("not_null_prices", ERROR, "open, high, low, close, volume present and numeric"),
     Check("price_range", ERROR, "high >= low; open and close within [low, high]"),
     Check("positive_values", ERROR, "prices > 0 and volume >= 0"),

@@ -48,6 +48,8 @@ DEFECTS = {
     "unparseable volume": (good_record(volume="12x"), "not_null_prices"),
     "missing trade date": (good_record(trade_date=""), "not_null_keys"),
     "unparseable trade date": (good_record(trade_date="2024-13-45"), "not_null_keys"),
+    "quoted symbol": (good_record(symbol='"NVDA'), "symbol_format"),
+    "lower-case symbol": (good_record(symbol="nvda"), "symbol_format"),
     "high below low": (good_record(high="128.0000", low="129.0000"), "price_range"),
     "close above high": (good_record(close="140.0000"), "price_range"),
     "open below low": (good_record(open="120.0000"), "price_range"),

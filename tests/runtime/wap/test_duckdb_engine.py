@@ -236,3 +236,24 @@ def test_the_catalog_is_plain_json_with_relative_paths(
     catalog = json.loads(duck.catalog_path.read_text())
 
     assert catalog["tables"]["t"]["partitions"]["2023"]["location"] == "prod/t/v1/year=2023/"
+
+
+def test_a_stray_quote_in_a_raw_file_loses_no_rows(two_years: RawLake, duck: DuckDBEngine) -> None:
+    # DuckDB's quoted CSV reader drops the rest of a file at an unterminated quote without a
+    # word when it reads many files at once. The raw zone is read unquoted (as Athena's
+    # LazySimpleSerDe does), so every line arrives and the audit sees the odd symbol.
+    before = duck.fetchall("SELECT count(*) FROM raw_daily_prices").scalar()
+    two_years.write_text(
+        date(2024, 1, 3),
+        "ZZZZ",
+        "symbol,trade_date,open,high,low,close,volume,ingested_at\n"
+        '"ZZZZ,2024-01-03,1,2,0.5,1.5,10,2024-01-03T21:00:00Z\n'
+        "ZZZZ,2024-01-04,1,2,0.5,1.5,10,2024-01-04T21:00:00Z\n",
+    )
+
+    symbols = duck.fetchall(
+        "SELECT symbol FROM raw_daily_prices WHERE symbol LIKE '%ZZZZ' ORDER BY symbol"
+    ).rows
+
+    assert symbols == [('"ZZZZ',), ("ZZZZ",)]
+    assert duck.fetchall("SELECT count(*) FROM raw_daily_prices").scalar() == before + 2
