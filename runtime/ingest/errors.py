@@ -34,6 +34,10 @@ class IngestionFailed(IngestError):
         self.result = result
 
 
+class ApiKeyRejected(IngestionFailed):
+    """The API refused the key (invalid, missing or the demo key): a configuration problem."""
+
+
 class SinkError(Exception):
     """Writing one symbol's bars to the raw zone failed."""
 

@@ -19,6 +19,7 @@ from runtime.ingest.alphavantage import AlphaVantageClient, RetryPolicy
 from runtime.ingest.api_key import forget_cached_key, resolve_api_key
 from runtime.ingest.bars import format_ingested_at
 from runtime.ingest.errors import (
+    ApiKeyRejected,
     ApiProblem,
     ConfigurationError,
     DailyQuotaSpent,
@@ -105,7 +106,7 @@ def run_ingestion(
     if run.key_rejection is not None:
         if settings.secret_arn:
             forget_cached_key()
-        raise IngestionFailed(
+        raise ApiKeyRejected(
             f"Alpha Vantage rejected the API key from {settings.api_key_source}: "
             f"{run.key_rejection}",
             result,

@@ -49,7 +49,8 @@ SINKS = ("s3", "firehose", "local")
 OUTPUT_SIZES = ("compact", "full")
 DATATYPES = ("json", "csv")
 
-_SYMBOL_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9.\-]{0,19}$")
+# A ticker as Alpha Vantage and the lake accept it (runtime/wap/config.py keeps the same rule).
+SYMBOL_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9.\-]{0,11}$")
 
 
 @dataclass(frozen=True)
@@ -226,7 +227,7 @@ def _parse_symbols(
         symbol = item.strip().upper()
         if not symbol:
             continue
-        if not _SYMBOL_PATTERN.match(symbol):
+        if not SYMBOL_PATTERN.match(symbol):
             problems.append(f"{name}: {item.strip()!r} is not a ticker (letters, digits, '.', '-')")
         elif symbol not in symbols:
             symbols.append(symbol)

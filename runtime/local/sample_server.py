@@ -14,7 +14,6 @@ import argparse
 import csv
 import io
 import json
-import re
 import socket
 import struct
 import sys
@@ -28,12 +27,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from runtime.ingest.bars import Bar
+from runtime.ingest.settings import SYMBOL_PATTERN
 from runtime.local.alphavantage_bodies import FAILURE_BODIES
 from runtime.local.sample_market import SAMPLE_LABEL, SampleMarket
 
 HOST = "127.0.0.1"
 COMPACT_BARS = 100
-SYMBOL_PATTERN = re.compile(r"^[A-Z.]{1,10}$")
 DEMO_KEY = "demo"
 TRANSPORT_KINDS = ("non_json", "truncated", "server_error", "timeout", "connection_reset")
 KINDS = (*FAILURE_BODIES, *TRANSPORT_KINDS)

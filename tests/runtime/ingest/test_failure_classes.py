@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from runtime.ingest.errors import IngestionFailed
+from runtime.ingest.errors import ApiKeyRejected, IngestionFailed
 from runtime.local.alphavantage_bodies import FAILURE_BODIES
 from tests.runtime.ingest.conftest import (
     SAMPLE_ROWS,
@@ -180,7 +180,7 @@ def test_premium_full_falls_back_to_compact_once_for_the_run(api, s3, clock, cap
 def test_a_rejected_key_fails_the_whole_run_clearly_and_keeps_what_landed(api, s3, clock, kind):
     api.script("NVDA", FAILURE_BODIES[kind])
 
-    with pytest.raises(IngestionFailed) as raised:
+    with pytest.raises(ApiKeyRejected) as raised:
         run(make_settings(), clock)
 
     message = str(raised.value)

@@ -258,7 +258,7 @@ def test_unknown_function_gets_an_error_message(server: SampleServer) -> None:
     assert response.json() == FAILURE_BODIES["invalid_symbol"]
 
 
-@pytest.mark.parametrize("symbol", ["nvda", "TOOLONGSYMBOL", "NV DA", "BRK-B", None])
+@pytest.mark.parametrize("symbol", ["nvda", "TOOLONGSYMBOL", "NV DA", "BRK_B", None])
 def test_unknown_symbols_get_an_error_message(server: SampleServer, symbol: str | None) -> None:
     response = call(server, symbol)
 
