@@ -1,6 +1,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# Where `make demo` keeps its local lake and report.
+DATA_DIR ?= .stockpipe
 
 .PHONY: test lint format demo clean
 
@@ -25,7 +27,7 @@ format: $(VENV)/.installed
 	$(BIN)/ruff format .
 
 demo: $(VENV)/.installed
-	$(BIN)/python -m runtime.local run
+	$(BIN)/python -m runtime.local run --source sample --outputsize full --data-dir $(DATA_DIR)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .stockpipe
+	rm -rf $(VENV) .pytest_cache .ruff_cache

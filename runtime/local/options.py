@@ -1,0 +1,125 @@
+"""Command-line arguments of `python -m runtime.local`, checked into plain values.
+
+Every user mistake becomes a UsageError with one line that names the input and says how to
+fix it; the CLI prints it and exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from datetime import date
+from pathlib import Path
+
+from runtime.ingest.settings import SYMBOL_PATTERN
+from runtime.local.formatting import FORMATS
+
+DEFAULT_DATA_DIR = ".stockpipe"
+
+
+class UsageError(Exception):
+    """A mistake in how the command was called."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse would print the usage block and exit
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--data-dir",
+        default=DEFAULT_DATA_DIR,
+        help=f"where the local lake and the report live (default: ./{DEFAULT_DATA_DIR})",
+    )
+    common.add_argument("--quiet", action="store_true", help="print only the summary and errors")
+
+    parser = _Parser(
+        prog="python -m runtime.local",
+        description="The stockpipe pipeline on this machine: a local lake and DuckDB.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = commands.add_parser(
+        "run", parents=[common], help="ingest, then drop_staging, create_staging, audit, publish"
+    )
+    run.add_argument("--symbols", help="comma-separated tickers (default: the ten semiconductors)")
+    run.add_argument(
+        "--source",
+        choices=("sample", "alphavantage"),
+        help="alphavantage when ALPHAVANTAGE_API_KEY is set, else the bundled sample server",
+    )
+    run.add_argument(
+        "--outputsize",
+        choices=("compact", "full"),
+        default="compact",
+        help="compact: the latest 100 bars; full: all history (premium-only on real keys)",
+    )
+    run.add_argument(
+        "--sample-years",
+        type=float,
+        default=2.0,
+        help="years of history the sample server holds for --outputsize full (default: 2)",
+    )
+    run.add_argument("--as-of", help="the ingest date, YYYY-MM-DD (default: today)")
+    run.add_argument(
+        "--report", help="where to write the HTML report (default: DATA_DIR/report.html)"
+    )
+
+    query = commands.add_parser(
+        "query",
+        parents=[common],
+        help="run Athena-dialect SQL over daily_prices, dq_results and raw_daily_prices",
+    )
+    query.add_argument("sql")
+    query.add_argument("--format", choices=FORMATS, default="table")
+
+    report = commands.add_parser(
+        "report", parents=[common], help="write the HTML report from what is published"
+    )
+    report.add_argument("--out", help="the HTML file (default: DATA_DIR/report.html)")
+    return parser
+
+
+def parse_symbols(text: str) -> tuple[str, ...]:
+    symbols = tuple(dict.fromkeys(s.strip().upper() for s in text.split(",") if s.strip()))
+    if not symbols:
+        raise UsageError("--symbols is empty: give tickers such as NVDA,AMD")
+    bad = [s for s in symbols if not SYMBOL_PATTERN.match(s)]
+    if bad:
+        raise UsageError(
+            f"--symbols: {', '.join(bad)} is not a ticker (letters, digits, '.' or '-')"
+        )
+    return symbols
+
+
+def parse_as_of(text: str, today: date) -> date:
+    try:
+        as_of = date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--as-of {text!r} is not a date: use YYYY-MM-DD") from None
+    if as_of > today:
+        raise UsageError(f"--as-of {text} is in the future (today is {today.isoformat()})")
+    return as_of
+
+
+def writable_dir(text: str) -> Path:
+    """The data directory, created if needed, proven writable before any work starts."""
+    path = Path(text).expanduser()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-check-"):
+            pass
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise UsageError(f"--data-dir {text}: cannot write there ({reason})") from None
+    return path
+
+
+def ensure_parent_writable(text: str, flag: str) -> Path:
+    path = Path(text).expanduser()
+    if not os.access(path.parent if str(path.parent) else ".", os.W_OK):
+        raise UsageError(f"{flag} {text}: cannot write to {path.parent}")
+    return path

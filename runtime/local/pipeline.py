@@ -1,0 +1,210 @@
+"""`run`: ingest, then drop_staging, create_staging, audit and publish, on one machine.
+
+The same ingestion run, API client, write-audit-publish steps and SQL as production; the
+local lake directory stands in for S3 and DuckDB for Athena.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from runtime.ingest.errors import ApiKeyRejected, ApiKeyUnavailable, ConfigurationError
+from runtime.ingest.run import SUCCEEDED, SymbolOutcome, run_ingestion
+from runtime.ingest.settings import (
+    API_KEY_ENV,
+    API_URL_ENV,
+    CALLS_PER_MINUTE_ENV,
+    CONCURRENCY_ENV,
+    LAKE_DIR_ENV,
+    MIN_CALL_INTERVAL_ENV,
+    OUTPUT_SIZE_ENV,
+    SINK_ENV,
+    SYMBOLS_ENV,
+    Settings,
+)
+from runtime.local.console import Console
+from runtime.local.options import UsageError
+from runtime.local.report import write_report
+from runtime.local.sample_market import SampleMarket
+from runtime.local.sample_server import SampleServer
+from runtime.wap import steps
+from runtime.wap.config import WapConfig, new_run_id
+from runtime.wap.engines.duckdb_engine import DuckDBEngine
+
+SAMPLE = "sample"
+ALPHAVANTAGE = "alphavantage"
+# Nothing kills a local run, so the ingestion's time budget is simply generous.
+LOCAL_TIME_BUDGET_MS = 24 * 3600 * 1000
+# Which source filled a lake, so generated and real prices never mix in one.
+SOURCE_MARKER = "_source"
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    data_dir: Path
+    symbols: tuple[str, ...]
+    source: str
+    outputsize: str
+    sample_years: float
+    as_of: date
+    today: date
+    report_path: Path
+
+
+def lake_dir(data_dir: Path) -> Path:
+    return data_dir / "lake"
+
+
+def default_source(environ: Mapping[str, str]) -> str:
+    return ALPHAVANTAGE if environ.get(API_KEY_ENV, "").strip() else SAMPLE
+
+
+def holds_sample_data(lake: Path) -> bool:
+    marker = lake / SOURCE_MARKER
+    return marker.is_file() and marker.read_text().strip() == SAMPLE
+
+
+def run_pipeline(request: RunRequest, console: Console, environ: Mapping[str, str]) -> int:
+    """Run everything; return the exit status (0 published, 1 blocked or failed)."""
+    lake = lake_dir(request.data_dir)
+    _claim_lake(lake, request.source)
+    if request.source == SAMPLE:
+        console.progress(
+            "source: the bundled sample server (GENERATED SAMPLE DATA, not market data)"
+        )
+    else:
+        url = environ.get(API_URL_ENV) or "https://www.alphavantage.co/query"
+        console.progress(f"source: Alpha Vantage at {url}")
+
+    with console.step(f"ingest {len(request.symbols)} symbols for {request.as_of}"):
+        result = _ingest(request, lake, console, environ)
+    landed = len(result[SUCCEEDED])
+    console.summary(
+        f"symbols: {landed} landed, {len(result['failed'])} failed, "
+        f"{len(result['skipped'])} skipped ({result['rows']:,} bars fetched)"
+    )
+    if not landed:
+        console.error("no symbol landed, nothing to publish (reasons above)")
+        return 1
+
+    engine = DuckDBEngine(lake)
+    try:
+        return _write_audit_publish(request, engine, console)
+    finally:
+        engine.close()
+
+
+def _claim_lake(lake: Path, source: str) -> None:
+    marker = lake / SOURCE_MARKER
+    if marker.is_file() and marker.read_text().strip() != source:
+        raise UsageError(
+            f"{lake} holds {marker.read_text().strip()} data; give --data-dir a fresh "
+            f"directory for {source} data so generated and real prices never mix"
+        )
+    lake.mkdir(parents=True, exist_ok=True)
+    marker.write_text(f"{source}\n")
+
+
+def _ingest(request: RunRequest, lake: Path, console: Console, environ: Mapping[str, str]):
+    def on_symbol(outcome: SymbolOutcome) -> None:
+        console.progress(_describe(outcome))
+
+    event = {"ingest_date": request.as_of.isoformat()}
+    with _source_environment(request, lake, environ) as env:
+        try:
+            settings = Settings.from_env(env)
+            return run_ingestion(settings, event, lambda: LOCAL_TIME_BUDGET_MS, on_symbol)
+        except (ConfigurationError, ApiKeyUnavailable, ApiKeyRejected) as error:
+            raise UsageError(str(error)) from None
+
+
+@contextmanager
+def _source_environment(
+    request: RunRequest, lake: Path, environ: Mapping[str, str]
+) -> Iterator[dict[str, str]]:
+    """The ingestion's environment: the local sink, plus the sample server when asked for."""
+    env = {
+        SYMBOLS_ENV: ",".join(request.symbols),
+        SINK_ENV: "local",
+        LAKE_DIR_ENV: str(lake),
+        OUTPUT_SIZE_ENV: request.outputsize,
+    }
+    if request.source == ALPHAVANTAGE:
+        yield {**environ, **env}
+        return
+    market = SampleMarket(end=request.as_of, years=request.sample_years)
+    with SampleServer(market) as server:
+        yield {
+            **env,
+            API_KEY_ENV: "local-sample",
+            API_URL_ENV: server.url,
+            # The sample server has no rate limit: no reason to wait between calls.
+            CALLS_PER_MINUTE_ENV: "6000",
+            MIN_CALL_INTERVAL_ENV: "0",
+            CONCURRENCY_ENV: "4",
+        }
+
+
+def _describe(outcome: SymbolOutcome) -> str:
+    if outcome.status == SUCCEEDED:
+        notes = []
+        if outcome.fell_back_to_compact:
+            notes.append("full history is premium-only for this key: got compact")
+        if outcome.dropped_moving_bar:
+            notes.append("left out today's bar: the session is still open")
+        extra = f" ({'; '.join(notes)})" if notes else ""
+        return f"  {outcome.symbol:<6} landed {outcome.rows:,} bars{extra}"
+    return f"  {outcome.symbol:<6} {outcome.status}: {outcome.reason}"
+
+
+def _write_audit_publish(request: RunRequest, engine: DuckDBEngine, console: Console) -> int:
+    config = WapConfig(symbols=request.symbols)
+    run_id = new_run_id()
+    with console.step("drop_staging"):
+        steps.drop_staging(engine, config, run_id)
+    with console.step("create_staging"):
+        staging = steps.create_staging(engine, config, run_id)
+    window = f"raw dt >= {staging.watermark}" if staging.watermark else "all raw partitions"
+    console.progress(f"  {staging.staged_rows:,} rows staged from {window}")
+    with console.step("audit"):
+        audit = steps.audit(engine, config, run_id, as_of=request.today)
+    passed = sum(r.passed for r in audit.results)
+    console.summary(
+        f"checks: {passed} passed, {len(audit.failed_warnings)} warned, "
+        f"{len(audit.failed_errors)} failed"
+    )
+    for warning in audit.failed_warnings:
+        console.progress(f"  warning: {warning.describe()}")
+    if audit.ok:
+        with console.step("publish"):
+            published = steps.publish(engine, config, run_id)
+        years = ", ".join(str(year) for year in published.years) or "none"
+        console.summary(f"published: {published.rows_added:,} new rows (years: {years})")
+    with console.step("report"):
+        write_report(
+            engine,
+            request.report_path,
+            sample_data=holds_sample_data(lake_dir(request.data_dir)),
+            on_panel_error=lambda failure: console.error(
+                f"report panel {failure.title!r} failed: {failure.error}"
+            ),
+        )
+    console.summary(f"run id: {run_id}")
+    console.summary(f"lake: {lake_dir(request.data_dir)}")
+    console.summary(f"report: {request.report_path}")
+    if audit.ok:
+        return 0
+    for failure in audit.failed_errors:
+        console.summary(f"  error: {failure.describe()}")
+    console.error(
+        f"audit errors blocked publication of run {run_id}: "
+        f"{', '.join(r.check_name for r in audit.failed_errors)}; nothing was published. "
+        f"Sample keys: python -m runtime.local query "
+        f"\"SELECT * FROM dq_results WHERE run_id = '{run_id}'\" --data-dir {request.data_dir}; "
+        f"staged rows: {steps.staging_location(engine, config, run_id)}"
+    )
+    return 1

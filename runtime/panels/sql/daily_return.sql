@@ -1,0 +1,12 @@
+-- Daily return per symbol: close / previous trading day's close - 1, as a fraction.
+-- NULL on a symbol's first published day, so the line starts on its second day.
+SELECT
+    CAST(trade_date AS timestamp) AS time,
+    symbol,
+    daily_return
+FROM daily_prices
+WHERE $__dateFilter(trade_date)
+    AND year BETWEEN year($__timeFrom()) AND year($__timeTo())
+    AND symbol IN (${symbol:sqlstring})
+    AND daily_return IS NOT NULL
+ORDER BY time, symbol

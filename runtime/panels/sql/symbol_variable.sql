@@ -1,0 +1,4 @@
+-- Values of the dashboard's multi-value `symbol` variable: every published symbol.
+SELECT DISTINCT symbol
+FROM daily_prices
+ORDER BY symbol

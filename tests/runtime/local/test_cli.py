@@ -1,0 +1,392 @@
+"""`python -m runtime.local` end to end, through its entry point `main(argv, environ)`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from runtime.local.cli import main
+from runtime.local.sample_market import SampleMarket
+from runtime.local.sample_server import SampleServer
+from runtime.panels import load_panels
+
+AS_OF = date(2024, 6, 7)  # a Friday
+NEXT_DAY = date(2024, 6, 10)  # the Monday after
+SYMBOLS = ("NVDA", "AMD")
+COMPACT_BARS = 100
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "stockpipe"
+
+
+def cli(*argv: str, environ: dict[str, str] | None = None) -> int:
+    return main(list(argv), environ={} if environ is None else environ)
+
+
+def run_day(data_dir: Path, day: date, *extra: str, environ: dict[str, str] | None = None) -> int:
+    return cli(
+        "run",
+        "--data-dir",
+        str(data_dir),
+        "--symbols",
+        ",".join(SYMBOLS),
+        "--as-of",
+        day.isoformat(),
+        "--quiet",
+        *extra,
+        environ=environ,
+    )
+
+
+def query(data_dir: Path, sql: str, capsys: pytest.CaptureFixture[str]) -> list[dict]:
+    capsys.readouterr()
+    assert cli("query", sql, "--format", "json", "--data-dir", str(data_dir)) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def published(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> list[dict]:
+    return query(
+        data_dir,
+        "SELECT symbol, trade_date, open, high, low, close, volume, run_id, ingested_at "
+        "FROM daily_prices ORDER BY symbol, trade_date",
+        capsys,
+    )
+
+
+def expected_compact_bars(day: date) -> dict[tuple[str, str], tuple[float, ...]]:
+    """What the sample server's compact answer holds, read from the market directly."""
+    market = SampleMarket(end=day, years=1)
+    return {
+        (bar.symbol, bar.trade_date.isoformat()): (
+            float(bar.open),
+            float(bar.high),
+            float(bar.low),
+            float(bar.close),
+            bar.volume,
+        )
+        for symbol in SYMBOLS
+        for bar in market.bars(symbol)[:COMPACT_BARS]
+    }
+
+
+def as_bars(rows: list[dict]) -> dict[tuple[str, str], tuple[float, ...]]:
+    return {
+        (r["symbol"], r["trade_date"]): (r["open"], r["high"], r["low"], r["close"], r["volume"])
+        for r in rows
+    }
+
+
+@pytest.fixture
+def first_day(data_dir: Path) -> Path:
+    assert run_day(data_dir, AS_OF) == 0
+    return data_dir
+
+
+def test_a_run_on_sample_data_publishes_every_bar_the_source_served(
+    first_day: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = published(first_day, capsys)
+
+    assert as_bars(rows) == expected_compact_bars(AS_OF)
+    assert len(rows) == len(SYMBOLS) * COMPACT_BARS
+    assert (first_day / "lake" / "raw" / f"dt={AS_OF}" / "NVDA.csv").is_file()
+    assert (first_day / "report.html").is_file()
+
+
+def test_the_summary_says_what_happened_and_that_the_data_is_generated(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        cli("run", "--data-dir", str(data_dir), "--symbols", "NVDA", "--as-of", "2024-06-07") == 0
+    )
+
+    out = capsys.readouterr().out
+    assert "GENERATED SAMPLE DATA" in out
+    assert "NVDA   landed 100 bars" in out
+    assert "symbols: 1 landed, 0 failed, 0 skipped" in out
+    assert "published: 100 new rows" in out
+    for step in ("drop_staging", "create_staging", "audit", "publish"):
+        assert f"{step} done in" in out
+    assert f"report: {data_dir / 'report.html'}" in out
+
+
+def test_full_output_publishes_the_whole_sample_history(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_day(data_dir, AS_OF, "--outputsize", "full", "--sample-years", "1.5") == 0
+
+    history = SampleMarket(end=AS_OF, years=1.5).bars("NVDA")
+    rows = query(
+        data_dir,
+        "SELECT count(*) AS n, min(trade_date) AS first FROM daily_prices WHERE symbol = 'NVDA'",
+        capsys,
+    )
+    assert rows == [{"n": len(history), "first": history[-1].trade_date.isoformat()}]
+    assert len(history) > 252
+
+
+def test_quiet_prints_only_the_summary(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_day(data_dir, AS_OF) == 0
+
+    out = capsys.readouterr().out
+    assert "landed 100 bars" not in out
+    assert "done in" not in out
+    assert "published: 200 new rows" in out
+
+
+def test_the_next_days_run_publishes_only_the_new_day(
+    first_day: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = published(first_day, capsys)
+
+    assert run_day(first_day, NEXT_DAY) == 0
+    assert "published: 2 new rows" in capsys.readouterr().out
+
+    after = published(first_day, capsys)
+    new = [r for r in after if r["trade_date"] == NEXT_DAY.isoformat()]
+    assert [r["symbol"] for r in new] == ["AMD", "NVDA"]
+    assert [r for r in after if r["trade_date"] != NEXT_DAY.isoformat()] == before
+    assert as_bars(new) == {
+        key: value
+        for key, value in expected_compact_bars(NEXT_DAY).items()
+        if key[1] == NEXT_DAY.isoformat()
+    }
+
+
+def test_a_rerun_of_the_same_day_changes_nothing(
+    first_day: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = published(first_day, capsys)
+
+    assert run_day(first_day, AS_OF) == 0
+    assert "published: 0 new rows" in capsys.readouterr().out
+    assert published(first_day, capsys) == before
+
+
+def test_an_injected_bad_bar_blocks_publication_and_leaves_production_unchanged(
+    first_day: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = published(first_day, capsys)
+    # A bar whose high is below its low lands next to the day's good files.
+    bad = first_day / "lake" / "raw" / f"dt={NEXT_DAY}" / "ZZZZ.csv"
+    bad.parent.mkdir(parents=True)
+    bad.write_text(
+        "symbol,trade_date,open,high,low,close,volume,ingested_at\n"
+        f"ZZZZ,{NEXT_DAY},10.0000,9.0000,11.0000,10.5000,1000,2024-06-10T21:00:00Z\n"
+    )
+
+    assert run_day(first_day, NEXT_DAY) == 1
+
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "audit errors blocked publication" in err[0]
+    assert "price_range" in err[0]
+    assert "SELECT * FROM dq_results WHERE run_id" in err[0]
+    assert published(first_day, capsys) == before
+    failed = query(
+        first_day,
+        "SELECT check_name, sample_keys FROM dq_results WHERE NOT passed AND severity = 'error'",
+        capsys,
+    )
+    assert failed == [{"check_name": "price_range", "sample_keys": f"ZZZZ@{NEXT_DAY}"}]
+
+
+def test_query_returns_the_published_values(
+    first_day: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nvda = SampleMarket(end=AS_OF, years=1).bars("NVDA")[0]
+
+    rows = query(
+        first_day,
+        f"SELECT close, volume FROM daily_prices WHERE symbol = 'NVDA' "
+        f"AND trade_date = DATE '{AS_OF}'",
+        capsys,
+    )
+
+    assert rows == [{"close": float(nvda.close), "volume": nvda.volume}]
+
+
+def test_query_formats_csv_and_table(first_day: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sql = "SELECT symbol, count(*) AS bars FROM daily_prices GROUP BY symbol ORDER BY symbol"
+
+    assert cli("query", sql, "--format", "csv", "--data-dir", str(first_day)) == 0
+    assert capsys.readouterr().out.splitlines() == ["symbol,bars", "AMD,100", "NVDA,100"]
+    assert cli("query", sql, "--data-dir", str(first_day)) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "symbol  bars",
+        "------  ----",
+        "AMD      100",
+        "NVDA     100",
+        "(2 rows)",
+    ]
+
+
+def test_the_report_holds_every_panel_and_no_panel_fails(
+    first_day: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "report.html"
+
+    assert cli("report", "--out", str(out), "--data-dir", str(first_day)) == 0
+
+    assert capsys.readouterr().err == ""
+    html = out.read_text()
+    for panel in load_panels():
+        assert panel.title in html
+    assert "SAMPLE DATA" in html
+    assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "--bogus"], "unrecognized arguments: --bogus"),
+        (["run", "--as-of", "2024-13-01"], "--as-of '2024-13-01' is not a date: use YYYY-MM-DD"),
+        (["run", "--as-of", "2999-01-01"], "--as-of 2999-01-01 is in the future"),
+        (["run", "--symbols", " , "], "--symbols is empty"),
+        (["run", "--symbols", "NV DA"], "--symbols: NV DA is not a ticker"),
+        (["run", "--outputsize", "huge"], "argument --outputsize: invalid choice: 'huge'"),
+        (["query", "SELECT 1", "--format", "xml"], "argument --format: invalid choice: 'xml'"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+        (["run", "--sample-years", "0"], "--sample-years 0 must be above 0 and at most 50"),
+        (["run", "--sample-years", "many"], "argument --sample-years: invalid float value"),
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_2(
+    argv: list[str], message: str, first_day: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = published(first_day, capsys)
+
+    assert cli(*argv, "--data-dir", str(first_day)) == 2
+
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert message in err
+    assert published(first_day, capsys) == before
+
+
+def test_an_unwritable_data_dir_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+
+    assert run_day(blocker / "data", AS_OF) == 2
+
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"--data-dir {blocker / 'data'}: cannot write there" in err
+
+
+def test_query_before_any_run_says_to_run_first(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli("query", "SELECT 1", "--data-dir", str(data_dir)) == 2
+    assert "no local lake there yet" in capsys.readouterr().err
+
+
+def test_a_corrupt_parquet_file_fails_clearly_and_changes_nothing(
+    first_day: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = published(first_day, capsys)
+    catalog = json.loads((first_day / "lake" / "_catalog.json").read_text())
+    parquet = sorted((first_day / "lake" / "prod" / "daily_prices").rglob("*.parquet"))[0]
+    good_bytes = parquet.read_bytes()
+    parquet.write_bytes(b"PAR1 this is not a parquet file")
+
+    assert run_day(first_day, NEXT_DAY) == 1
+
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert parquet.name in err
+    catalog_after = json.loads((first_day / "lake" / "_catalog.json").read_text())
+    assert catalog_after["tables"]["daily_prices"] == catalog["tables"]["daily_prices"]
+    parquet.write_bytes(good_bytes)
+    assert published(first_day, capsys) == before
+
+
+def test_a_corrupt_raw_csv_fails_clearly_and_changes_nothing(
+    first_day: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = published(first_day, capsys)
+    broken = first_day / "lake" / "raw" / f"dt={NEXT_DAY}" / "ZZZZ.csv"
+    broken.parent.mkdir(parents=True)
+    broken.write_text('symbol,trade_date\n"ZZZZ,2024-06-10\n')
+
+    assert run_day(first_day, NEXT_DAY) == 1
+
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "ZZZZ.csv" in err
+    assert published(first_day, capsys) == before
+
+
+def test_a_key_the_api_rejects_is_a_configuration_error(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with SampleServer(SampleMarket(end=AS_OF, years=1)) as server:
+        for symbol in SYMBOLS:
+            server.always(symbol, "invalid_key")
+        environ = {"ALPHAVANTAGE_API_KEY": "revoked-key-1234", "ALPHAVANTAGE_URL": server.url}
+        assert run_day(data_dir, AS_OF, environ=environ) == 2
+
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "rejected the API key from ALPHAVANTAGE_API_KEY" in err
+    assert "revoked-key-1234" not in err
+
+
+def test_the_source_defaults_to_alphavantage_when_a_key_is_set(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with SampleServer(SampleMarket(end=AS_OF, years=1)) as server:
+        environ = {
+            "ALPHAVANTAGE_API_KEY": "a-real-looking-key",
+            "ALPHAVANTAGE_URL": server.url,
+            "MIN_CALL_INTERVAL_SECONDS": "0",
+        }
+        assert (
+            cli(
+                "run",
+                "--data-dir",
+                str(data_dir),
+                "--symbols",
+                "NVDA",
+                "--as-of",
+                str(AS_OF),
+                environ=environ,
+            )
+            == 0
+        )
+        assert [r.symbol for r in server.requests] == ["NVDA"]
+        url = server.url
+
+    out = capsys.readouterr().out
+    assert f"source: Alpha Vantage at {url}" in out
+    assert "a-real-looking-key" not in out
+
+
+def test_sample_and_real_data_never_share_a_lake(
+    first_day: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    environ = {"ALPHAVANTAGE_API_KEY": "a-real-looking-key"}
+
+    assert run_day(first_day, NEXT_DAY, environ=environ) == 2
+    assert "holds sample data" in capsys.readouterr().err
+
+
+def test_the_lake_mirrors_the_s3_layout(first_day: Path) -> None:
+    lake = first_day / "lake"
+    assert sorted(p.name for p in (lake / "raw" / f"dt={AS_OF}").iterdir()) == [
+        "AMD.csv",
+        "NVDA.csv",
+    ]
+    years = {p.name for p in (lake / "prod" / "daily_prices").rglob("year=*") if p.is_dir()}
+    assert years == {"year=2024"}
+    assert any((lake / "prod" / "dq_results").rglob("*.parquet"))
+    shutil.rmtree(lake / "raw")  # what is published does not depend on raw staying around
