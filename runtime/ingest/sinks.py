@@ -10,10 +10,7 @@ stream's configured prefix, and delivery is at least once (a rerun sends again).
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
@@ -22,6 +19,7 @@ from typing import Any, Protocol
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from runtime.files import write_text_atomically
 from runtime.ingest.bars import Bar, bar_record, bars_to_csv
 from runtime.ingest.errors import SinkError
 
@@ -79,19 +77,9 @@ class LocalSink:
 
     def write(self, symbol: str, ingest_date: date, bars: Sequence[Bar], ingested_at: str) -> str:
         target = self._lake_dir / raw_key(self._raw_prefix, ingest_date, symbol)
-        temp_name = None
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            handle, temp_name = tempfile.mkstemp(
-                dir=target.parent, prefix=f".{symbol}.", suffix=".tmp"
-            )
-            with os.fdopen(handle, "w", encoding="utf-8", newline="") as temp:
-                temp.write(bars_to_csv(bars, ingested_at))
-            os.replace(temp_name, target)
+            write_text_atomically(target, bars_to_csv(bars, ingested_at))
         except OSError as error:
-            if temp_name:
-                with contextlib.suppress(OSError):
-                    os.unlink(temp_name)
             raise SinkError(f"could not write {target}: {error}") from None
         return str(target)
 

@@ -12,7 +12,6 @@ import html
 import logging
 import math
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -23,6 +22,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from runtime.files import write_text_atomically
 from runtime.local.sample_market import SAMPLE_LABEL
 from runtime.panels import (
     SQL_DIR,
@@ -613,15 +613,7 @@ def _render_page(
 
 def _write_atomically(path: Path, text: str) -> Path:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                out.write(text)
-            os.replace(temp, path)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
+        write_text_atomically(path, text)
     except OSError as error:
         raise ReportError(f"cannot write the report to {path}: {error.strerror}") from error
     return path

@@ -17,7 +17,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -26,6 +25,7 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
+from runtime.files import write_text_atomically
 from runtime.wap.config import RAW_TABLE
 from runtime.wap.engines.base import Engine, EngineError, QueryResult
 
@@ -375,17 +375,7 @@ class DuckDBEngine(Engine):
         """Apply `change` to a fresh copy of the catalog and replace the file atomically."""
         catalog = json.loads(json.dumps(self._catalog()))
         change(catalog)
-        self.lake_dir.mkdir(parents=True, exist_ok=True)
-        handle, temp_name = tempfile.mkstemp(prefix=".catalog-", dir=self.lake_dir)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as temp:
-                json.dump(catalog, temp, indent=1, sort_keys=True)
-                temp.flush()
-                os.fsync(temp.fileno())
-            os.replace(temp_name, self.catalog_path)
-        except BaseException:
-            Path(temp_name).unlink(missing_ok=True)
-            raise
+        write_text_atomically(self.catalog_path, json.dumps(catalog, indent=1, sort_keys=True))
         self._catalog_cache = None
 
     def _entry(self, table: str) -> dict:
