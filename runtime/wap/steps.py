@@ -14,9 +14,12 @@ audit fails leaves it where it was, so the next run reads the (fixed) partitions
 Cost: each run re-reads the watermark's partition once more (one day of ingestion in steady
 state; after a backfill, the backfill partition, once).
 
-Publish is a partition swap: the touched `year` partitions are rewritten in full (published
-rows + new keys) to a fresh version prefix, then repointed in the catalog in one
-all-or-nothing call. Production data is never modified in place; the last
+Staging has production's columns and is partitioned by `year` like it. Publish is a
+partition swap: each touched `year` that already has published rows is rewritten in full
+(published rows + new keys) to a fresh version prefix; a year with no published rows yet is
+exactly its staged partition, whose files are copied there instead (no re-encoding; a copy,
+so dropping staging never affects production). Then every new partition is repointed in the
+catalog in one all-or-nothing call. Production data is never modified in place; the last
 `keep_versions` version prefixes (and any still referenced) are kept for rollback.
 """
 
@@ -32,6 +35,7 @@ from runtime.wap.checks import CHECKS, ERROR, WARNING
 from runtime.wap.config import (
     DQ_TABLE,
     PROD_TABLE,
+    RAW_TABLE,
     WATERMARK_PROPERTY,
     WATERMARK_RUN_PROPERTY,
     ConfigError,
@@ -58,6 +62,7 @@ WINDOW_RAW_ROWS_PROPERTY = "stockpipe.window_raw_rows"
 AUDIT_PROPERTY = "stockpipe.audit"
 
 _STAGING_RUN_PREFIX = "run_id="
+_RAW_PARTITION_PREFIX = "dt="
 
 
 class WapError(RuntimeError):
@@ -69,7 +74,6 @@ class StagingSummary:
     staged_rows: int
     first_year: int | None
     last_year: int | None
-    last_dt: str | None
 
 
 @dataclass(frozen=True)
@@ -194,15 +198,23 @@ def create_staging(engine: Engine, config: WapConfig, run_id: str) -> StagingRes
     _drop_run_staging(engine, config, run_id)
     watermark = read_watermark(engine)
     window_from = queries.string_literal(watermark or NO_WATERMARK)
+    # Listed before staging reads raw, so the watermark never passes a partition it did not
+    # read (one that lands meanwhile is at or after it, and read next time).
+    window_last = _newest_raw_dt(engine, watermark or NO_WATERMARK)
     # Published closes are needed only back to the window's oldest trade date; before the
-    # first publish there are none, and the raw window is not read twice.
+    # first publish there are none, and the raw window is not read twice (unless the engine
+    # must know the window's years to split the staging write).
     lookback = date(9999, 12, 31)
-    if engine.table_exists(PROD_TABLE):
-        first_trade_date = engine.fetchall(
+    years: tuple[int, int] | None = None
+    published = engine.table_exists(PROD_TABLE)
+    if published or engine.MAX_PARTITIONS_PER_WRITE:
+        window = engine.fetchall(
             queries.render("raw_window", watermark=window_from), name="raw_window"
-        ).scalar()
-        if first_trade_date is not None:
-            lookback = first_trade_date - PREVIOUS_CLOSE_LOOKBACK
+        ).records()[0]
+        if window["first_trade_date"] is not None:
+            if published:
+                lookback = window["first_trade_date"] - PREVIOUS_CLOSE_LOOKBACK
+            years = (int(window["first_year"]), int(window["last_year"]))
     select_sql = queries.render(
         "staging",
         watermark=window_from,
@@ -211,7 +223,7 @@ def create_staging(engine: Engine, config: WapConfig, run_id: str) -> StagingRes
         lookback_date=lookback.isoformat(),
         run_id=run_id,
     )
-    engine.ctas(table, select_sql, staging_location(engine, config, run_id), name="create_staging")
+    _write_staging(engine, config, run_id, select_sql, years)
     summary = _staging_summary(engine, table)
     # Raw rows are counted only when staging is empty: that is when the audit needs them.
     raw_rows = summary.staged_rows
@@ -223,7 +235,7 @@ def create_staging(engine: Engine, config: WapConfig, run_id: str) -> StagingRes
         table,
         {
             WINDOW_FROM_PROPERTY: watermark or NO_WATERMARK,
-            WINDOW_LAST_PROPERTY: summary.last_dt or "",
+            WINDOW_LAST_PROPERTY: window_last or "",
             WINDOW_RAW_ROWS_PROPERTY: str(raw_rows),
         },
     )
@@ -231,7 +243,7 @@ def create_staging(engine: Engine, config: WapConfig, run_id: str) -> StagingRes
         run_id=run_id,
         table=table,
         watermark=watermark,
-        window_last_dt=summary.last_dt,
+        window_last_dt=window_last,
         staged_rows=summary.staged_rows,
     )
     logger.info(
@@ -242,6 +254,48 @@ def create_staging(engine: Engine, config: WapConfig, run_id: str) -> StagingRes
         table,
     )
     return result
+
+
+def _newest_raw_dt(engine: Engine, window_from: str) -> str | None:
+    """The newest raw `dt` partition at or after `window_from`, from the partition listing
+    (reading the raw rows for it would cost another full pass over the window)."""
+    values = [
+        name[len(_RAW_PARTITION_PREFIX) :]
+        for name in (
+            location.rstrip("/").rsplit("/", 1)[-1]
+            for location in engine.list_locations(engine.table_location(RAW_TABLE))
+        )
+        if name.startswith(_RAW_PARTITION_PREFIX)
+    ]
+    return max((value for value in values if value >= window_from), default=None)
+
+
+def _write_staging(
+    engine: Engine,
+    config: WapConfig,
+    run_id: str,
+    select_sql: str,
+    years: tuple[int, int] | None,
+) -> None:
+    """CTAS staging partitioned by year, in slices of at most MAX_PARTITIONS_PER_WRITE years
+    (`years`: the window's first and last year, known whenever the engine has that limit)."""
+    table = staging_table(run_id)
+    location = staging_location(engine, config, run_id)
+    limit = engine.MAX_PARTITIONS_PER_WRITE
+    if limit is None or years is None or years[1] - years[0] < limit:
+        engine.ctas(table, select_sql, location, partitioned_by="year", name="create_staging")
+        return
+    selects = [
+        queries.render(
+            "staging_years",
+            staging_rows=select_sql,
+            first_year=first,
+            last_year=min(first + limit - 1, years[1]),
+            with_unknown_year="true" if first == years[0] else "false",
+        )
+        for first in range(years[0], years[1] + 1, limit)
+    ]
+    _write_parts(engine, table, location, location, "year", selects, {}, None, run_id)
 
 
 # -- step 3 ------------------------------------------------------------------------------
@@ -325,8 +379,9 @@ def publish(
     """Add the audited staging rows whose (symbol, trade_date) is not published yet.
 
     Creates daily_prices on the first run. Atomic: the touched year partitions are written
-    to a fresh prefix and swapped in with one all-or-nothing catalog call; a failure before
-    or during the swap leaves production as it was.
+    (merged years) or copied from staging (years with no published rows) to a fresh prefix
+    and swapped in with one all-or-nothing catalog call; a failure before or during the swap
+    leaves production as it was.
     """
     table = _require_staging(engine, run_id)
     staging_properties = engine.table_properties(table)
@@ -337,34 +392,58 @@ def publish(
             f"run {run_id} {reason}: publish refused (run the audit step and fix its errors)"
         )
     moment = _utc(now)
-    summary = _staging_summary(engine, table)
-    published = _published_relation(engine)
-    new_by_year: dict[int, int] = {}
-    if summary.staged_rows:
+    staged_by_year = {
+        int(year): int(count)
+        for year, count in engine.fetchall(
+            queries.render("staged_rows_by_year", staging=table), name="staged_rows_by_year"
+        ).rows
+    }
+    published_years: set[int] = set()
+    if engine.table_exists(PROD_TABLE):
+        published_years = {int(value) for value in engine.partitions(PROD_TABLE)}
+    # A year with no published rows gets exactly its staged rows: restated keys need a
+    # published row, so they only fall in years that have some.
+    new_by_year = {
+        year: count for year, count in staged_by_year.items() if year not in published_years
+    }
+    staged_partitions = engine.partitions(table)
+    copies = {str(year): staged_partitions[str(year)] for year in new_by_year}
+    merging = sorted(year for year in staged_by_year if year in published_years)
+    if merging:
         rows = engine.fetchall(
             queries.render(
                 "new_rows_by_year",
                 staging=table,
-                published=published,
-                first_year=summary.first_year,
-                last_year=summary.last_year,
+                published=PROD_TABLE,
+                years=", ".join(str(year) for year in merging),
             ),
             name="new_rows_by_year",
         )
-        new_by_year = {int(year): int(count) for year, count in rows.rows}
+        new_by_year.update({int(year): int(count) for year, count in rows.rows})
+    merged = sorted(year for year in new_by_year if str(year) not in copies)
+    limit = engine.MAX_PARTITIONS_PER_WRITE or max(len(merged), 1)
+    selects = [
+        queries.render(
+            "merged_years",
+            published=PROD_TABLE,
+            staging=table,
+            years=", ".join(str(year) for year in merged[start : start + limit]),
+        )
+        for start in range(0, len(merged), limit)
+    ]
     years = sorted(new_by_year)
     if years:
-        limit = engine.MAX_PARTITIONS_PER_WRITE or len(years)
-        selects = [
-            queries.render(
-                "merged_years",
-                published=published,
-                staging=table,
-                years=", ".join(str(year) for year in years[start : start + limit]),
-            )
-            for start in range(0, len(years), limit)
-        ]
-        _write_partitions(engine, config, PROD_TABLE, "year", selects, run_id, moment)
+        _write_partitions(
+            engine,
+            config,
+            PROD_TABLE,
+            "year",
+            selects,
+            run_id,
+            moment,
+            copies,
+            template_sql=queries.render("empty_daily_prices"),
+        )
     watermark = _advance_watermark(
         engine, staging_properties.get(WINDOW_LAST_PROPERTY) or None, run_id
     )
@@ -449,7 +528,6 @@ def _staging_summary(engine: Engine, table: str) -> StagingSummary:
         staged_rows=int(row["staged_rows"]),
         first_year=None if row["first_year"] is None else int(row["first_year"]),
         last_year=None if row["last_year"] is None else int(row["last_year"]),
-        last_dt=row["last_dt"],
     )
 
 
@@ -468,13 +546,48 @@ def _write_partitions(
     selects: Sequence[str],
     run_id: str,
     moment: datetime,
+    copies: dict[str, str] | None = None,
+    template_sql: str | None = None,
 ) -> dict[str, str]:
-    """Write each SELECT's partitions under one fresh version prefix, then swap them all in.
+    """Write each SELECT's partitions, and copy each of `copies` (partition value -> location
+    holding exactly its data, in `table`'s layout), under one fresh version prefix, then swap
+    them all in.
 
-    The SELECTs' last column is `partition_column`. Creates `table` (like the first write)
-    when it does not exist yet. Returns the swapped-in partitions.
+    The SELECTs' last column is `partition_column`. Creates `table` when it does not exist
+    yet, like the first write or, when there are only copies, like `template_sql` (an empty
+    SELECT of its shape). Returns the swapped-in partitions.
     """
-    version = f"{moment:%Y%m%dT%H%M%S%f}Z_{run_id}"
+    table_location = engine.location(f"{config.prod_prefix}{table}/")
+    version = f"{table_location}{moment:%Y%m%dT%H%M%S%f}Z_{run_id}/"
+    written = _write_parts(
+        engine,
+        table,
+        table_location,
+        version,
+        partition_column,
+        selects,
+        copies or {},
+        template_sql,
+        run_id,
+    )
+    _prune_versions(engine, config, table)
+    return written
+
+
+def _write_parts(
+    engine: Engine,
+    table: str,
+    table_location: str,
+    root: str,
+    partition_column: str,
+    selects: Sequence[str],
+    copies: dict[str, str],
+    template_sql: str | None,
+    run_id: str,
+) -> dict[str, str]:
+    """CTAS each SELECT to `{root}part-N/`, copy each partition of `copies` to
+    `{root}copy/{column}={value}/`, then point `table` at all of them in one swap (creating
+    it at `table_location` when absent)."""
     written: dict[str, str] = {}
     temps: list[str] = []
     try:
@@ -482,19 +595,35 @@ def _write_partitions(
             temp = queries.identifier(f"{table}_write_{run_id}_{index}")
             engine.drop_table(temp)
             temps.append(temp)
-            location = engine.location(f"{config.prod_prefix}{table}/{version}/part-{index}/")
             engine.ctas(
                 temp,
                 select_sql,
-                location,
+                f"{root}part-{index}/",
                 partitioned_by=partition_column,
                 name=f"write {table} part {index}",
             )
             written.update(engine.partitions(temp))
+        for value, source in sorted(copies.items()):
+            target = f"{root}copy/{partition_column}={value}/"
+            engine.copy_location(source, target)
+            written[value] = target
         if not engine.table_exists(table):
-            engine.create_table_like(
-                table, temps[0], engine.location(f"{config.prod_prefix}{table}/")
-            )
+            if not temps:
+                # Only copies: model the table on an empty CTAS of its shape (the copies'
+                # own staging table carries the run's properties, which must not leak).
+                if template_sql is None:
+                    raise WapError(f"cannot create {table}: nothing was written to model it on")
+                template = queries.identifier(f"{table}_template_{run_id}")
+                engine.drop_table(template)
+                temps.append(template)
+                engine.ctas(
+                    template,
+                    template_sql,
+                    f"{root}template/",
+                    partitioned_by=partition_column,
+                    name=f"create {table}",
+                )
+            engine.create_table_like(table, temps[0], table_location)
         engine.replace_partitions(table, written)
     finally:
         for temp in temps:
@@ -502,7 +631,6 @@ def _write_partitions(
                 engine.drop_table(temp)
             except EngineError:
                 logger.exception("could not drop the temporary table %s", temp)
-    _prune_versions(engine, config, table)
     return written
 
 

@@ -43,6 +43,8 @@ THROTTLING_CODES = frozenset(
 GLUE_PARTITION_BATCH = 100
 GLUE_DELETE_PARTITION_BATCH = 25
 S3_DELETE_BATCH = 1000
+#: The largest object one CopyObject call copies (5 GiB); Athena's CTAS files are far smaller.
+S3_COPY_OBJECT_MAX_BYTES = 5 * 1024**3
 
 # The keys of a Glue get_table answer that TableInput accepts (the rest is read-only).
 _TABLE_INPUT_KEYS = (
@@ -295,6 +297,10 @@ class AthenaEngine(Engine):
             what, self._glue.update_table, DatabaseName=self.database, TableInput=table_input
         )
 
+    def table_location(self, table: str) -> str:
+        found = self._require_table(table, f"reading the location of {self.database}.{table}")
+        return _as_prefix(found["StorageDescriptor"]["Location"])
+
     # -- storage -------------------------------------------------------------------------
 
     def location(self, relative: str) -> str:
@@ -314,6 +320,48 @@ class AthenaEngine(Engine):
                 f"s3://{bucket}/{common['Prefix']}" for common in page.get("CommonPrefixes", [])
             )
         return sorted(children)
+
+    def copy_location(self, source: str, target: str) -> None:
+        what = f"copying {source} to {target}"
+        source_bucket, source_prefix = self._s3_parts(source, f"{what}: source")
+        target_bucket, target_prefix = self._s3_parts(target, f"{what}: target")
+        if target_bucket != self.data_bucket or not target_prefix:
+            raise EngineError(
+                f"{what}: the target must be a prefix under the data bucket "
+                f"s3://{self.data_bucket}/"
+            )
+        listing = self._call(
+            f"{what}: checking that the target is empty",
+            self._s3.list_objects_v2,
+            Bucket=target_bucket,
+            Prefix=target_prefix,
+            MaxKeys=1,
+        )
+        if listing.get("Contents"):
+            raise EngineError(f"{what}: the target already holds data")
+        copied = 0
+        for page in self._s3_pages(
+            f"{what}: listing the source", Bucket=source_bucket, Prefix=source_prefix
+        ):
+            for item in page.get("Contents", []):
+                key = item["Key"]
+                if item.get("Size", 0) > S3_COPY_OBJECT_MAX_BYTES:
+                    raise EngineError(
+                        f"{what}: s3://{source_bucket}/{key} is larger than the 5 GiB one "
+                        "CopyObject call can copy"
+                    )
+                # Server-side: the object's bytes never leave S3.
+                self._call(
+                    f"{what}: copying s3://{source_bucket}/{key}",
+                    self._s3.copy_object,
+                    Bucket=target_bucket,
+                    Key=target_prefix + key[len(source_prefix) :],
+                    CopySource={"Bucket": source_bucket, "Key": key},
+                )
+                copied += 1
+        if not copied:
+            raise EngineError(f"{what}: the source holds no data")
+        logger.info("copied %d objects from %s to %s", copied, source, target)
 
     def delete_location(self, location: str) -> None:
         bucket, prefix = self._s3_parts(location, "deleting a location")

@@ -13,7 +13,8 @@ Conventions every engine follows:
 - Partitioned tables have exactly one partition column (`year` for `daily_prices`, `run_id`
   for `dq_results`); partition values are passed and returned as strings (`"2024"`).
 - Catalog-only verbs (`drop_table`, `create_table_like`, `replace_partitions`,
-  `set_table_properties`) never touch data files; only `delete_location` deletes data.
+  `set_table_properties`) never touch data files; only `delete_location` deletes data, and
+  `copy_location` writes copies (never links), so deleting its source cannot affect them.
 - Every failure is raised as `EngineError` whose message names the query or table and
   carries the engine's own reason.
 """
@@ -159,6 +160,13 @@ class Engine:
         """
         raise NotImplementedError
 
+    def table_location(self, table: str) -> str:
+        """Where the data of `table` lives, ending with "/" (its partitions may point
+        elsewhere). For `raw_daily_prices`, the raw zone whose `dt=YYYY-MM-DD/` children are
+        its partitions. Glue: get_table -> StorageDescriptor.Location.
+        """
+        raise NotImplementedError
+
     # -- storage -------------------------------------------------------------------------
 
     def location(self, relative: str) -> str:
@@ -173,6 +181,18 @@ class Engine:
     def list_locations(self, location: str) -> list[str]:
         """Immediate child "directories" of `location`, full locations ending with "/",
         sorted by name ([] when absent). S3: list_objects_v2 with Delimiter="/", paginated.
+        """
+        raise NotImplementedError
+
+    def copy_location(self, source: str, target: str) -> None:
+        """Copy every object under `source` to the same relative path under `target`.
+
+        Used to publish a year whose staged partition already is exactly what production
+        needs, without re-encoding it. `target` must be empty (the steps pass a fresh version
+        prefix) and `source` must hold data; `source` is only read. The copies are
+        independent of the source (deleting or rewriting the source never changes them).
+        A failure can leave part of the copies at `target`, which nothing points at yet.
+        S3: list_objects_v2 of `source` + server-side copy_object per object (no download).
         """
         raise NotImplementedError
 

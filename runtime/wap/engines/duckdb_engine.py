@@ -323,6 +323,11 @@ class DuckDBEngine(Engine):
 
         self._update_catalog(merge)
 
+    def table_location(self, table: str) -> str:
+        if table == RAW_TABLE:
+            return self._absolute(self._relative(self.raw_root))
+        return self._absolute(self._entry(table)["location"])
+
     # -- storage -------------------------------------------------------------------------
 
     def location(self, relative: str) -> str:
@@ -335,6 +340,20 @@ class DuckDBEngine(Engine):
         if not path.is_dir():
             return []
         return [f"{child}/" for child in sorted(path.iterdir()) if child.is_dir()]
+
+    def copy_location(self, source: str, target: str) -> None:
+        source_path = self._local_path(source)
+        target_path = self._local_path(target)
+        files = sorted(f for f in source_path.rglob("*") if f.is_file())
+        if not files:
+            raise EngineError(f"cannot copy {source}: it holds no data")
+        if target_path.exists() and any(target_path.iterdir()):
+            raise EngineError(f"cannot copy {source} to {target}: the target is not empty")
+        for each in files:
+            destination = target_path / each.relative_to(source_path)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            # A real copy, not a link: production must survive the staging being deleted.
+            shutil.copyfile(each, destination)
 
     def delete_location(self, location: str) -> None:
         path = self._local_path(location)

@@ -1,10 +1,11 @@
--- Staged rows whose (symbol, trade_date) is not published yet, per year: what publish adds.
+-- Staged rows whose (symbol, trade_date) is not published yet, in the given years (those
+-- that already have published rows): what publish merges in.
 SELECT s.year, count(*) AS new_rows
 FROM {staging} AS s
-WHERE s.year BETWEEN {first_year} AND {last_year}
+WHERE s.year IN ({years})
     AND NOT EXISTS (
         SELECT 1 FROM {published} AS p
-        WHERE p.year BETWEEN {first_year} AND {last_year}
+        WHERE p.year IN ({years})
             AND p.symbol = s.symbol AND p.trade_date = s.trade_date
     )
 GROUP BY s.year

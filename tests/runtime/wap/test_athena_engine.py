@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
+from urllib.parse import unquote
 
 import pytest
 from moto import mock_aws
@@ -549,6 +550,81 @@ def test_delete_location_refuses_the_root_and_other_buckets(
         engine.delete_location(location)
 
     assert aws.keys() == ["raw/dt=2024-06-07/NVDA.csv"]
+
+
+def test_copy_location_copies_every_object_server_side_and_keeps_the_source(
+    aws: FakeAws, engine: AthenaEngine
+) -> None:
+    staged = "staging/daily_prices/run_id=r1/year=2024/"
+    bodies = {f"{staged}part-{n}.parquet": f"PAR1 {n}".encode() for n in range(3)}
+    for key, body in bodies.items():
+        aws.put_object(key, body)
+    target = f"{PROD}v=1/copy/year=2024/"
+
+    engine.copy_location(engine.location(staged), target)
+    engine.delete_location(engine.location("staging/"))
+
+    copies = aws.keys("prod/")
+    assert copies == [f"prod/daily_prices/v=1/copy/year=2024/part-{n}.parquet" for n in range(3)]
+    assert [
+        aws.s3.get_object(Bucket=DATA_BUCKET, Key=key)["Body"].read() for key in copies
+    ] == list(bodies.values())
+    # botocore sends CopySource as a quoted "bucket/key".
+    assert [unquote(call["CopySource"]) for call in aws.calls_to("CopyObject")] == [
+        f"{DATA_BUCKET}/{key}" for key in bodies
+    ]
+    assert aws.calls_to("GetObject") == aws.calls_to("PutObject") == []
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "complaint"),
+    [
+        ("staging/run_id=r1/year=2024/", "prod/v=1/year=2024/", "already holds data"),
+        ("staging/run_id=r1/year=2023/", "prod/v=2/year=2023/", "source holds no data"),
+        ("staging/run_id=r1/year=2024/", "s3://someone-elses-bucket/v=2/", "data bucket"),
+    ],
+)
+def test_copy_location_refuses_what_would_lose_or_mix_data(
+    aws: FakeAws, engine: AthenaEngine, source: str, target: str, complaint: str
+) -> None:
+    kept = [
+        aws.put_object("staging/run_id=r1/year=2024/part-0.parquet", b"new"),
+        aws.put_object("prod/v=1/year=2024/part-0.parquet", b"live"),
+    ]
+    if not target.startswith("s3://"):
+        target = engine.location(target)
+
+    with pytest.raises(EngineError, match=complaint):
+        engine.copy_location(engine.location(source), target)
+
+    remaining = aws.keys()
+    assert sorted(f"s3://{DATA_BUCKET}/{key}" for key in remaining) == sorted(kept)
+    assert (
+        aws.s3.get_object(Bucket=DATA_BUCKET, Key="prod/v=1/year=2024/part-0.parquet")[
+            "Body"
+        ].read()
+        == b"live"
+    )
+
+
+def test_a_failed_copy_names_the_object_and_the_reason(aws: FakeAws, engine: AthenaEngine) -> None:
+    aws.put_object("staging/run_id=r1/year=2024/part-0.parquet")
+    aws.refuse("CopyObject", "AccessDenied", "not authorized to perform s3:PutObject")
+
+    with pytest.raises(EngineError, match=r"part-0\.parquet: AccessDenied: not authorized"):
+        engine.copy_location(
+            engine.location("staging/run_id=r1/year=2024/"), f"{PROD}v=1/year=2024/"
+        )
+
+
+def test_table_location_is_the_glue_location_as_a_prefix(
+    aws: FakeAws, engine: AthenaEngine
+) -> None:
+    aws.create_table("raw_daily_prices", f"s3://{DATA_BUCKET}/raw", columns=[("symbol", "string")])
+
+    assert engine.table_location("raw_daily_prices") == f"s3://{DATA_BUCKET}/raw/"
+    with pytest.raises(EngineError, match="does not exist"):
+        engine.table_location("daily_prices")
 
 
 # -- packaging ------------------------------------------------------------------------------

@@ -113,11 +113,12 @@ def staging_by_hand(duck: DuckDBEngine, run_id: str, rows: str, where: str = "tr
             CAST(volume AS bigint) AS volume, close AS avg_price,
             CAST(NULL AS double) AS daily_return,
             CAST('2024-06-10 21:05:00' AS timestamp) AS ingested_at,
-            '{run_id}' AS run_id, 2024 AS year, '2024-06-10' AS source_dt
+            '{run_id}' AS run_id, 2024 AS year
         FROM (VALUES {rows}) AS t (symbol, trade_date, open, high, low, close, volume)
         WHERE {where}
         """,
         duck.location(f"staging/daily_prices/run_id={run_id}/"),
+        partitioned_by="year",
     )
 
 

@@ -85,6 +85,33 @@ def test_ctas_refuses_an_existing_table_or_a_non_empty_location(
         duck.ctas("u", YEARS_SQL, duck.location("prod/t/v1/"))
 
 
+def test_copy_location_makes_independent_copies_and_refuses_to_mix_or_lose_data(
+    two_years: RawLake, duck: DuckDBEngine
+) -> None:
+    duck.ctas("t", YEARS_SQL, duck.location("staging/t/"), partitioned_by="year")
+    source = duck.partitions("t")["2024"]
+    target = duck.location("prod/t/v1/copy/year=2024/")
+
+    duck.copy_location(source, target)
+    with pytest.raises(EngineError, match="target is not empty"):
+        duck.copy_location(duck.partitions("t")["2023"], target)
+    with pytest.raises(EngineError, match="holds no data"):
+        duck.copy_location(duck.location("staging/none/"), duck.location("prod/t/v2/"))
+    duck.delete_location(duck.location("staging/"))
+
+    duck.create_table_like("u", "t", duck.location("prod/t/"))
+    duck.replace_partitions("u", {"2024": target})
+    assert duck.fetchall("SELECT symbol, trade_date, year FROM u").rows == [
+        ("NVDA", date(2024, 1, 2), 2024)
+    ]
+
+
+def test_the_raw_table_lives_at_the_raw_prefix(raw_lake: RawLake) -> None:
+    engine = DuckDBEngine(raw_lake.root, raw_prefix="landing/raw/")
+
+    assert engine.table_location("raw_daily_prices") == engine.location("landing/raw/")
+
+
 def test_replace_partitions_repoints_only_the_given_values(
     two_years: RawLake, duck: DuckDBEngine
 ) -> None:

@@ -16,12 +16,14 @@ from tests.runtime.wap.builders import RawLake, bar, production, production_snap
 
 pytestmark = pytest.mark.duckdb
 
+OLD_DAY = date(2022, 12, 29)
+LATE_DAY = date(2022, 12, 30)
 FIRST_DAY = date(2023, 12, 28)
 NEW_YEAR_DAYS = (date(2023, 12, 29), date(2024, 1, 2))
 
 
 class SwapFails(DuckDBEngine):
-    """Fails the catalog swap itself, after every partition has been written."""
+    """Fails the catalog swap itself, after every partition has been written or copied."""
 
     def replace_partitions(self, table: str, partitions: dict[str, str]) -> None:
         if table == "daily_prices":
@@ -39,24 +41,43 @@ class SecondWriteFails(DuckDBEngine):
         if table.startswith("daily_prices_write_"):
             self.writes += 1
             if self.writes == 2:
-                Path(location, "year=2024").mkdir(parents=True)
-                Path(location, "year=2024", "data_0.parquet").write_bytes(b"PAR1 torn")
+                Path(location, "year=2023").mkdir(parents=True)
+                Path(location, "year=2023", "data_0.parquet").write_bytes(b"PAR1 torn")
                 raise EngineError("injected: second partition write failed")
         super().ctas(table, select_sql, location, partitioned_by, name)
 
 
+class CopyFails(DuckDBEngine):
+    """Fails copying a fresh year's staged files after copying part of them."""
+
+    def copy_location(self, source: str, target: str) -> None:
+        Path(target).mkdir(parents=True)
+        Path(target, "data_0.parquet").write_bytes(b"PAR1 torn")
+        raise EngineError("injected: copy failed")
+
+
 @pytest.fixture
 def history(raw_lake: RawLake, duck: DuckDBEngine, wap_config: WapConfig) -> tuple:
+    """2022 and 2023 published; then raw brings days in 2023 and 2024 and a late 2022 bar,
+    so a publish merges two years that have published rows and copies one that has none."""
     raw_lake.write(
-        FIRST_DAY, [bar("AMD", FIRST_DAY, "100.0000"), bar("NVDA", FIRST_DAY, "120.0000")]
+        FIRST_DAY,
+        [
+            bar("AMD", OLD_DAY, "90.0000"),
+            bar("AMD", FIRST_DAY, "100.0000"),
+            bar("NVDA", OLD_DAY, "110.0000"),
+            bar("NVDA", FIRST_DAY, "120.0000"),
+        ],
     )
     steps.run_all(duck, wap_config, "history", as_of=FIRST_DAY)
+    late = [bar("AMD", LATE_DAY, "91.0000")]
     for day in NEW_YEAR_DAYS:
-        raw_lake.write(day, [bar("AMD", day, "101.0000"), bar("NVDA", day, "121.0000")])
+        raw_lake.write(day, [bar("AMD", day, "101.0000"), bar("NVDA", day, "121.0000"), *late])
+        late = []
     return production_snapshot(duck)
 
 
-@pytest.mark.parametrize("failing_engine", [SwapFails, SecondWriteFails])
+@pytest.mark.parametrize("failing_engine", [SwapFails, SecondWriteFails, CopyFails])
 def test_a_failure_mid_publish_leaves_production_unchanged_and_a_rerun_completes(
     history: tuple, raw_lake: RawLake, wap_config: WapConfig, failing_engine: type
 ) -> None:
@@ -74,9 +95,9 @@ def test_a_failure_mid_publish_leaves_production_unchanged_and_a_rerun_completes
 
     rerun = steps.run_all(healthy, wap_config, "rerun", as_of=NEW_YEAR_DAYS[-1])
 
-    assert publish_of(rerun).rows_added == 4
-    assert rerun.publish.years == (2023, 2024)
-    assert len(production(healthy)) == 6
+    assert publish_of(rerun).rows_added == 5
+    assert rerun.publish.years == (2022, 2023, 2024)
+    assert len(production(healthy)) == 9
 
 
 def test_partitions_written_in_several_ctas_are_swapped_in_together(
@@ -88,11 +109,18 @@ def test_partitions_written_in_several_ctas_are_swapped_in_together(
     engine = OnePartitionPerWrite(raw_lake.root)
     result = steps.run_all(engine, wap_config, "split", as_of=NEW_YEAR_DAYS[-1])
 
-    assert publish_of(result).years == (2023, 2024)
+    assert publish_of(result).years == (2022, 2023, 2024)
+    staged = engine.partitions(steps.staging_table("split"))
+    assert [staged[year].rsplit("/", 3)[1] for year in ("2022", "2023", "2024")] == [
+        "part-0",
+        "part-1",
+        "part-2",
+    ]
     locations = engine.partitions("daily_prices")
-    assert locations["2023"].endswith("/part-0/year=2023/")
-    assert locations["2024"].endswith("/part-1/year=2024/")
-    assert len(production(engine)) == 6
+    assert locations["2022"].endswith("/part-0/year=2022/")
+    assert locations["2023"].endswith("/part-1/year=2023/")
+    assert locations["2024"].endswith("/copy/year=2024/")
+    assert len(production(engine)) == 9
 
 
 def test_old_versions_are_pruned_but_live_and_recent_ones_kept(

@@ -33,8 +33,10 @@ SAMPLE_PARAMS = {
     "severity": "error",
     "since_year": 2023,
     "staging": "daily_prices_staging_wr_1234",
+    "staging_rows": "SELECT * FROM daily_prices",
     "watermark": "2024-06-06",
     "window_raw_rows": 2,
+    "with_unknown_year": "true",
     "years": "2023, 2024",
 }
 
