@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from datetime import date, datetime, timezone
 from typing import Any, Callable
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from runtime.wap import metrics, steps
 from runtime.wap.config import ConfigError, WapConfig, new_run_id, normalize_run_id
 from runtime.wap.engines import ENGINE_KINDS, create_engine
@@ -104,6 +106,10 @@ def main(
         return run_step(args, engine, config, run_id, as_of, moment, clients)
     except (ConfigError, EngineError, steps.WapError) as error:
         print(f"stockpipe wap {args.step} failed: {error}", file=sys.stderr)
+        return 1
+    except (BotoCoreError, ClientError) as error:
+        # The job's own AWS calls (workflow run properties, metrics); the engine wraps its own.
+        print(f"stockpipe wap {args.step} failed: an AWS call failed: {error}", file=sys.stderr)
         return 1
     finally:
         if engine is not None:

@@ -119,6 +119,21 @@ def test_the_run_id_comes_from_the_glue_workflow_run(
 
 
 @pytest.mark.aws
+def test_an_unknown_workflow_run_is_one_clear_message(
+    aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--step", "audit", "--database", "db", "--workgroup", "wg", "--data-bucket", "b",
+            "--WORKFLOW_NAME", "wap", "--WORKFLOW_RUN_ID", "wr_missing"]  # fmt: skip
+
+    assert job.main(argv, lambda service: boto3.client(service), now=NOW) == 1
+
+    err = capsys.readouterr().err
+    assert err.startswith("stockpipe wap audit failed: an AWS call failed: ")
+    assert "GetWorkflowRunProperties" in err
+    assert err.count("\n") == 1
+
+
+@pytest.mark.aws
 @pytest.mark.duckdb
 def test_publish_sends_freshness_metrics_to_cloudwatch(aws: None, raw_lake: RawLake) -> None:
     raw_lake.write(DAY, [bar("NVDA", date(2024, 6, 6), "120.0000"), bar("AMD", DAY, "100.0000")])
