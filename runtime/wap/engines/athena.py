@@ -169,17 +169,11 @@ class AthenaEngine(Engine):
             properties.append(f"partitioned_by = ARRAY['{partitioned_by}']")
         # Athena fails a CTAS into a non-empty location only after running the whole SELECT
         # (HIVE_PATH_ALREADY_EXISTS); checking first is cheaper and says what to do.
-        listing = self._call(
-            f"{name}: checking that {location} is empty",
-            self._s3.list_objects_v2,
-            Bucket=bucket,
-            Prefix=prefix,
-            MaxKeys=1,
-        )
-        if listing.get("Contents"):
+        existing = self._first_key(f"{name}: checking that {location} is empty", bucket, prefix)
+        if existing is not None:
             raise EngineError(
                 f"{name}: cannot create {self.database}.{table} at {location}: the location "
-                f"already holds data (e.g. s3://{bucket}/{listing['Contents'][0]['Key']}); "
+                f"already holds data (e.g. s3://{bucket}/{existing}); "
                 "an Athena CTAS needs an empty external_location, so delete that prefix first "
                 "or write to a fresh one"
             )
@@ -330,14 +324,8 @@ class AthenaEngine(Engine):
                 f"{what}: the target must be a prefix under the data bucket "
                 f"s3://{self.data_bucket}/"
             )
-        listing = self._call(
-            f"{what}: checking that the target is empty",
-            self._s3.list_objects_v2,
-            Bucket=target_bucket,
-            Prefix=target_prefix,
-            MaxKeys=1,
-        )
-        if listing.get("Contents"):
+        checking = f"{what}: checking that the target is empty"
+        if self._first_key(checking, target_bucket, target_prefix) is not None:
             raise EngineError(f"{what}: the target already holds data")
         copied = 0
         for page in self._s3_pages(
@@ -620,6 +608,14 @@ class AthenaEngine(Engine):
                 "without empty path segments or quotes"
             )
         return bucket, prefix
+
+    def _first_key(self, what: str, bucket: str, prefix: str) -> str | None:
+        """Some object key under `prefix`, or None when the prefix is empty."""
+        listing = self._call(
+            what, self._s3.list_objects_v2, Bucket=bucket, Prefix=prefix, MaxKeys=1
+        )
+        contents = listing.get("Contents") or []
+        return contents[0]["Key"] if contents else None
 
     def _s3_pages(self, what: str, **request: Any) -> Iterator[dict]:
         while True:
