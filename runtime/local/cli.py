@@ -13,6 +13,9 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
 
+import sqlglot
+from sqlglot import exp
+
 from runtime.ingest.errors import IngestError
 from runtime.ingest.settings import DEFAULT_SYMBOLS, SERVICE_NAME
 from runtime.local.console import Console
@@ -79,6 +82,7 @@ def _run(args, console: Console, environ: Mapping[str, str]) -> int:
 
 
 def _query(args, console: Console, environ: Mapping[str, str]) -> int:
+    _require_select(args.sql)
     engine = DuckDBEngine(lake_dir(_existing_data_dir(args.data_dir)))
     try:
         result = engine.fetchall(args.sql, name="query")
@@ -112,6 +116,17 @@ def _sample_years(years: float) -> float:
     if not 0 < years <= MAX_SAMPLE_YEARS:
         raise UsageError(f"--sample-years {years:g} must be above 0 and at most {MAX_SAMPLE_YEARS}")
     return years
+
+
+def _require_select(sql: str) -> None:
+    """`query` reads: one SELECT (or WITH ... SELECT), nothing that could write to the lake."""
+    try:
+        statements = [s for s in sqlglot.parse(sql, read="athena") if s is not None]
+    except sqlglot.errors.SqlglotError as error:
+        raise UsageError(f"query: not valid Athena SQL: {error}") from None
+    if len(statements) != 1 or not isinstance(statements[0], exp.Query):
+        kinds = ", ".join(type(s).__name__.upper() for s in statements) or "nothing"
+        raise UsageError(f"query runs one SELECT statement; got {kinds}")
 
 
 def _existing_data_dir(text: str) -> Path:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TextIO
+
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 
 
 class Console:
@@ -24,7 +27,9 @@ class Console:
     def summary(self, line: str) -> None:
         print(line, file=self.out, flush=True)
 
-    def error(self, line: str) -> None:
+    def error(self, message: str) -> None:
+        """One line, whatever the message: engines' errors can span lines and carry colours."""
+        line = " ".join(_ANSI_ESCAPE.sub("", message).split())
         print(f"stockpipe: {line}", file=self.err, flush=True)
 
     @contextmanager
