@@ -76,7 +76,9 @@ def _run(args, console: Console, environ: Mapping[str, str]) -> int:
         sample_years=_sample_years(args.sample_years),
         as_of=as_of,
         today=today,
-        report_path=Path(args.report) if args.report else data_dir / REPORT_FILE,
+        report_path=(
+            _report_path(args.report, "--report") if args.report else data_dir / REPORT_FILE
+        ),
     )
     return run_pipeline(request, console, environ)
 
@@ -94,7 +96,7 @@ def _query(args, console: Console, environ: Mapping[str, str]) -> int:
 
 def _report(args, console: Console, environ: Mapping[str, str]) -> int:
     data_dir = _existing_data_dir(args.data_dir)
-    out = Path(args.out) if args.out else data_dir / REPORT_FILE
+    out = _report_path(args.out, "--out") if args.out else data_dir / REPORT_FILE
     failures = []
     engine = DuckDBEngine(lake_dir(data_dir))
     try:
@@ -110,6 +112,15 @@ def _report(args, console: Console, environ: Mapping[str, str]) -> int:
         console.error(f"report panel {failure.title!r} failed: {failure.error}")
     console.summary(f"report: {out}")
     return 1 if failures else 0
+
+
+def _report_path(text: str, flag: str) -> Path:
+    """Checked before any work, so a bad path never fails a run after it published."""
+    path = Path(text).expanduser()
+    if path.is_dir():
+        raise UsageError(f"{flag} {text} is a directory; give a file name such as report.html")
+    writable_dir(str(path.parent), f"{flag} {text}: its directory")
+    return path
 
 
 def _sample_years(years: float) -> float:

@@ -7,7 +7,6 @@ fix it; the CLI prints it and exits 2.
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 from datetime import date
 from pathlib import Path
@@ -105,21 +104,16 @@ def parse_as_of(text: str, today: date) -> date:
     return as_of
 
 
-def writable_dir(text: str) -> Path:
-    """The data directory, created if needed, proven writable before any work starts."""
+def writable_dir(text: str, flag: str = "--data-dir") -> Path:
+    """A directory, created if needed, proven writable before any work starts."""
     path = Path(text).expanduser()
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{flag} {text}: not a directory")
     try:
         path.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path, prefix=".write-check-"):
             pass
     except OSError as error:
         reason = error.strerror or str(error)
-        raise UsageError(f"--data-dir {text}: cannot write there ({reason})") from None
-    return path
-
-
-def ensure_parent_writable(text: str, flag: str) -> Path:
-    path = Path(text).expanduser()
-    if not os.access(path.parent if str(path.parent) else ".", os.W_OK):
-        raise UsageError(f"{flag} {text}: cannot write to {path.parent}")
+        raise UsageError(f"{flag} {text}: cannot write there ({reason})") from None
     return path

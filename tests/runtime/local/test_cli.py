@@ -253,6 +253,11 @@ def test_the_report_holds_every_panel_and_no_panel_fails(
         (["run", "--outputsize", "huge"], "argument --outputsize: invalid choice: 'huge'"),
         (["query", "SELECT 1", "--format", "xml"], "argument --format: invalid choice: 'xml'"),
         (["query", "SELEC 1"], "query: not valid Athena SQL: Invalid expression"),
+        (
+            ["run", "--report", "/dev/null/report.html"],
+            "--report /dev/null/report.html: its directory /dev/null: not a directory",
+        ),
+        (["report", "--out", "/"], "--out / is a directory; give a file name"),
         (["query", "DROP TABLE daily_prices"], "query runs one SELECT statement; got DROP"),
         (["query", "INSERT INTO daily_prices SELECT * FROM daily_prices"], "got INSERT"),
         (["query", "SELECT 1; SELECT 2"], "got SELECT, SELECT"),
