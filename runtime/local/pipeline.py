@@ -71,7 +71,7 @@ def holds_sample_data(lake: Path) -> bool:
 def run_pipeline(request: RunRequest, console: Console, environ: Mapping[str, str]) -> int:
     """Run everything; return the exit status (0 published, 1 blocked or failed)."""
     lake = lake_dir(request.data_dir)
-    _claim_lake(lake, request.source)
+    _check_lake_source(lake, request.source)
     if request.source == SAMPLE:
         console.progress(
             "source: the bundled sample server (GENERATED SAMPLE DATA, not market data)"
@@ -81,7 +81,13 @@ def run_pipeline(request: RunRequest, console: Console, environ: Mapping[str, st
         console.progress(f"source: Alpha Vantage at {url}")
 
     with console.step(f"ingest {len(request.symbols)} symbols for {request.as_of}"):
-        result = _ingest(request, lake, console, environ)
+        try:
+            result = _ingest(request, lake, console, environ)
+        finally:
+            # Only a lake that received data belongs to a source: a run refused for a missing
+            # key leaves a fresh directory free for either.
+            if any(lake.glob("raw/dt=*/*.csv")):
+                (lake / SOURCE_MARKER).write_text(f"{request.source}\n")
     landed = len(result[SUCCEEDED])
     console.summary(
         f"symbols: {landed} landed, {len(result['failed'])} failed, "
@@ -98,15 +104,13 @@ def run_pipeline(request: RunRequest, console: Console, environ: Mapping[str, st
         engine.close()
 
 
-def _claim_lake(lake: Path, source: str) -> None:
+def _check_lake_source(lake: Path, source: str) -> None:
     marker = lake / SOURCE_MARKER
     if marker.is_file() and marker.read_text().strip() != source:
         raise UsageError(
             f"{lake} holds {marker.read_text().strip()} data; give --data-dir a fresh "
             f"directory for {source} data so generated and real prices never mix"
         )
-    lake.mkdir(parents=True, exist_ok=True)
-    marker.write_text(f"{source}\n")
 
 
 def _ingest(request: RunRequest, lake: Path, console: Console, environ: Mapping[str, str]):

@@ -389,6 +389,15 @@ def test_sample_and_real_data_never_share_a_lake(
     assert "holds sample data" in capsys.readouterr().err
 
 
+def test_a_run_refused_for_a_missing_key_leaves_the_data_dir_free(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_day(data_dir, AS_OF, "--source", "alphavantage") == 2
+    assert "ALPHAVANTAGE_API_KEY" in capsys.readouterr().err
+
+    assert run_day(data_dir, AS_OF, "--source", "sample") == 0
+
+
 def test_the_lake_mirrors_the_s3_layout(first_day: Path) -> None:
     lake = first_day / "lake"
     assert sorted(p.name for p in (lake / "raw" / f"dt={AS_OF}").iterdir()) == [
