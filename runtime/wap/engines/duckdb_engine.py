@@ -225,14 +225,7 @@ class DuckDBEngine(Engine):
         if partitioned_by and columns[-1][0] != partitioned_by:
             raise EngineError(f"{name}: partition column {partitioned_by} must come last")
         target.mkdir(parents=True, exist_ok=True)
-        entry: dict[str, Any] = {
-            "location": self._relative(target),
-            "columns": columns,
-            "partitioned_by": partitioned_by,
-            "partitions": {},
-            "files": [],
-            "properties": {},
-        }
+        entry = _new_entry(self._relative(target), columns, partitioned_by)
         if partitioned_by:
             self._run(
                 f"COPY ({rendered}) TO {_literal(str(target))} "
@@ -268,14 +261,11 @@ class DuckDBEngine(Engine):
         source = self._entry(like)
         if self.table_exists(table):
             raise EngineError(f"cannot create {table}: it already exists")
-        entry = {
-            "location": self._relative(self._local_path(location)),
-            "columns": source["columns"],
-            "partitioned_by": source["partitioned_by"],
-            "partitions": {},
-            "files": [],
-            "properties": {},
-        }
+        entry = _new_entry(
+            self._relative(self._local_path(location)),
+            source["columns"],
+            source["partitioned_by"],
+        )
         self._update_catalog(lambda catalog: catalog["tables"].__setitem__(table, entry))
 
     # -- partitions ----------------------------------------------------------------------
@@ -419,6 +409,18 @@ class DuckDBEngine(Engine):
 
     def _parquet_files(self, directory: Path) -> list[str]:
         return [self._relative(f).rstrip("/") for f in sorted(directory.glob("*.parquet"))]
+
+
+def _new_entry(location: str, columns: list, partitioned_by: str | None) -> dict[str, Any]:
+    """A catalog entry for a table with no data yet (the local counterpart of a Glue table)."""
+    return {
+        "location": location,
+        "columns": columns,
+        "partitioned_by": partitioned_by,
+        "partitions": {},
+        "files": [],
+        "properties": {},
+    }
 
 
 def _literal(text: str) -> str:
