@@ -1,12 +1,94 @@
-"""The stockpipe Pulumi program: reads stack configuration and wires the components.
+"""The stockpipe Pulumi program: reads the stack configuration and wires the components.
 
-The components (IngestionComponent, WapWorkflowComponent, DashboardComponent) land with the
-infrastructure issues; until then this program validates the configuration it will pass them
-and declares no resources, so `pulumi preview` is a no-op.
+Every AWS resource is created through one explicit provider whose default tags (project,
+stack) land on every taggable resource.
 """
 
 import pulumi
+import pulumi_aws as aws
 
-config = pulumi.Config()
-symbols = [s.strip() for s in config.get("symbols", "").split(",") if s.strip()]
-pulumi.export("symbols", symbols)
+from components.alerting import Alerting, AlertingArgs
+from components.artifacts import glue_job_library, glue_job_script, lambda_archive
+from components.config import load_stack_config
+from components.ingestion import IngestionArgs, IngestionComponent
+from components.storage import DataLake, DataLakeArgs
+from components.wap_workflow import WapWorkflowArgs, WapWorkflowComponent
+
+config = load_stack_config()
+project = pulumi.get_project()
+prefix = f"{project}-{config.stack}"
+region = pulumi.Config("aws").require("region")
+# One EMF/CloudWatch namespace per stack, for the Lambda's and the Glue job's metrics alike.
+metrics_namespace = f"{project}/{config.stack}"
+
+provider = aws.Provider(
+    "aws",
+    region=region,
+    default_tags={"tags": {"project": project, "stack": config.stack}},
+)
+on_aws = pulumi.ResourceOptions(providers={"aws": provider})
+account_id = aws.get_caller_identity_output(
+    opts=pulumi.InvokeOutputOptions(provider=provider)
+).account_id
+
+lake = DataLake(f"{prefix}-lake", DataLakeArgs(protect_data=config.protect_data), on_aws)
+alerts = Alerting(
+    f"{prefix}-alerts",
+    AlertingArgs(alert_email=config.alert_email, account_id=account_id),
+    on_aws,
+)
+ingestion = IngestionComponent(
+    f"{prefix}-ingest",
+    IngestionArgs(
+        code=lambda_archive(),
+        api_key=config.api_key,
+        bucket_name=lake.bucket_name,
+        bucket_arn=lake.bucket_arn,
+        alert_topic_arn=alerts.topic_arn,
+        account_id=account_id,
+        timeout_seconds=config.lambda_timeout_seconds,
+        metrics_namespace=metrics_namespace,
+        symbols=config.symbols,
+        sink=config.ingestion_sink,
+        calls_per_minute=config.calls_per_minute,
+        output_size=config.output_size,
+        schedule=config.schedule,
+        schedule_timezone=config.schedule_timezone,
+        log_retention_days=config.log_retention_days,
+        # Successful runs go to the default bus, where the workflow's start rule waits.
+        success_bus_arn=pulumi.Output.concat(
+            f"arn:aws:events:{region}:", account_id, ":event-bus/default"
+        ),
+    ),
+    on_aws,
+)
+wap = WapWorkflowComponent(
+    f"{prefix}-wap",
+    WapWorkflowArgs(
+        bucket_name=lake.bucket_name,
+        bucket_arn=lake.bucket_arn,
+        alert_topic_arn=alerts.topic_arn,
+        account_id=account_id,
+        region=region,
+        function_arn=ingestion.function_arn,
+        script=glue_job_script(),
+        library=glue_job_library(),
+        database_name=f"{project}_{config.stack}",
+        metrics_namespace=metrics_namespace,
+        symbols=config.symbols,
+        sink=config.ingestion_sink,
+        freshness_max_age_days=config.freshness_max_age_days,
+        log_retention_days=config.log_retention_days,
+        protect_data=config.protect_data,
+    ),
+    on_aws,
+)
+
+pulumi.export("bucket", lake.bucket_name)
+pulumi.export("function_name", ingestion.function_name)
+pulumi.export("schedule", ingestion.schedule_name)
+pulumi.export("alert_topic_arn", alerts.topic_arn)
+pulumi.export("workflow_name", wap.workflow_name)
+pulumi.export("database", wap.database_name)
+pulumi.export("etl_workgroup", wap.etl_workgroup)
+pulumi.export("analytics_workgroup", wap.analytics_workgroup)

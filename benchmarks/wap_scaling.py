@@ -3,21 +3,30 @@
 (a) Backfill: SYMBOLS x YEARS of generated bars (one raw partition, one CSV per symbol, as a
     full-history ingestion writes them) through all four steps; rows per second, compared
     with a bare CSV-to-Parquet conversion of the same files (target: within 3x).
-(b) Daily run after 1 year vs after 20 years of published history (target: ratio < 1.5).
-    The history is a published backfill; the next two days each bring a compact fetch
-    (latest 100 bars per symbol). The first daily run re-reads the backfill partition once
-    (the watermark partition is read inclusively); the second is the steady state, which
-    the ratio is about. Both are reported.
+(b) The four steps of a daily run after 1 year vs after 20 years of published history
+    (target: ratio < 1.5). The history is a published backfill; the next two days each bring
+    a compact fetch (latest 100 bars per symbol): the first day after the backfill and a
+    steady-state day.
+(c) The whole `python -m runtime.local run` command (ingest from the sample server, the four
+    steps, the report), 40 symbols, for those two days after a 1-year and a 20-year backfill
+    (target: ratio <= 1.2 for both), the first day under `strace -e trace=openat`: it must
+    open no raw object consumed before and no daily_prices file outside the touched years and
+    the previous-close lookback.
 
     .venv/bin/python -m benchmarks.wap_scaling [--symbols 500] [--years 20] [--repeat 3]
+    .venv/bin/python -m benchmarks.wap_scaling --only-run [--run-symbols 40] [--repeat 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import os
+import re
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -38,6 +47,11 @@ SEED = 11
 COMPACT_BARS = 100
 
 
+PROJECT = Path(__file__).resolve().parent.parent
+#: The sample server answers at once: no pacing, so the runs time the pipeline, not the budget.
+UNPACED = {"CALLS_PER_MINUTE": "100000", "MIN_CALL_INTERVAL_SECONDS": "0"}
+
+
 def symbols(count: int) -> list[str]:
     return [f"S{n:03d}" for n in range(count)]
 
@@ -51,7 +65,8 @@ def write_raw(
     rows = 0
     for name in names:
         bars = market.bars(name)[:limit]
-        (folder / f"{name}.csv").write_text(bars_to_csv(bars, f"{day}T21:05:00Z"))
+        landed = f"{day:%Y%m%d}T210500000000Z"
+        (folder / f"{name}-{landed}.csv").write_text(bars_to_csv(bars, f"{day}T21:05:00Z"))
         rows += len(bars)
     return rows
 
@@ -122,6 +137,99 @@ def daily_runs(lake: Path, names: list[str], config: WapConfig) -> list[float]:
     return seconds
 
 
+def local_run(
+    data_dir: Path, names: list[str], years: float, day: date, size: str, trace: Path | None
+) -> float:
+    """Seconds of one `python -m runtime.local run` (optionally under strace)."""
+    command = [
+        sys.executable,
+        "-m",
+        "runtime.local",
+        "run",
+        "--source",
+        "sample",
+        "--quiet",
+        "--data-dir",
+        str(data_dir),
+        "--symbols",
+        ",".join(names),
+        "--sample-years",
+        f"{years:g}",
+        "--outputsize",
+        size,
+        "--as-of",
+        day.isoformat(),
+    ]
+    if trace is not None:
+        command = ["strace", "-f", "-qq", "-e", "trace=openat", "-o", str(trace), *command]
+    started = time.perf_counter()
+    subprocess.run(  # noqa: S603 (our own command)
+        command, cwd=PROJECT, check=True, stdout=subprocess.DEVNULL, env={**os.environ, **UNPACED}
+    )
+    return time.perf_counter() - started
+
+
+def opened_files(trace: Path, lake: Path) -> dict[str, set[str]]:
+    """Files (not directories) the traced run opened under the lake's raw zone and
+    daily_prices, relative to the lake."""
+    opened: dict[str, set[str]] = {"raw": set(), "daily_prices": set()}
+    pattern = re.compile(r'openat\([^,]+, "([^"]+)", ([^)]*)\)')
+    for line in trace.read_text().splitlines():
+        match = pattern.search(line)
+        flags = match.group(2) if match else ""
+        if not match or "O_DIRECTORY" in flags or "O_WRONLY" in flags or "ENOENT" in line:
+            continue
+        path = Path(match.group(1))
+        if lake not in path.parents:
+            continue
+        relative = path.relative_to(lake).as_posix()
+        if relative.startswith("raw/"):
+            opened["raw"].add(relative)
+        elif relative.startswith("prod/daily_prices/"):
+            opened["daily_prices"].add(relative)
+    return opened
+
+
+def whole_runs(names: list[str], years: float, repeat: int, work: Path) -> tuple:
+    """(first day, steady day) medians of the whole run after a backfill of `years`, and
+    what the first day's run opened, from its trace."""
+    first, steady, opened = [], [], {}
+    for n in range(repeat):
+        data_dir = work / f"run-{years:g}y-{n}"
+        local_run(data_dir, names, years, BACKFILL_DAY, "full", None)
+        trace = work / f"trace-{years:g}y.txt" if n == 0 else None
+        first.append(local_run(data_dir, names, 1, DAILY_DAYS[0], "compact", trace))
+        steady.append(local_run(data_dir, names, 1, DAILY_DAYS[1], "compact", None))
+        if trace is not None:
+            opened = opened_files(trace, (data_dir / "lake").resolve())
+    return statistics.median(first), statistics.median(steady), opened
+
+
+def report_opened(label: str, opened: dict[str, set[str]]) -> None:
+    raw_days = sorted({path.split("/")[1] for path in opened["raw"]})
+    years = sorted(
+        {part for path in opened["daily_prices"] for part in path.split("/") if "year=" in part}
+    )
+    print(f"    {label}: opened {len(opened['raw'])} raw objects in {raw_days}")
+    print(f"    {' ' * len(label)}  and daily_prices files of {years}")
+
+
+def run_command_benchmark(count: int, years: float, repeat: int, work: Path) -> None:
+    names = symbols(count)
+    short_first, short_steady, short_opened = whole_runs(names, 1, repeat, work)
+    long_first, long_steady, long_opened = whole_runs(names, years, repeat, work)
+    print(f"\n(c) the whole `runtime.local run` ({count} symbols, compact daily fetch)")
+    print(f"    {'':<18} {'after 1 year':>14} {f'after {years:g} years':>16} {'ratio':>7}")
+    for label, short, long in (
+        ("first day", short_first, long_first),
+        ("steady-state day", short_steady, long_steady),
+    ):
+        print(f"    {label:<18} {short:12.2f} s {long:14.2f} s {long / short:7.2f}")
+    print("    target: ratio <= 1.2 for both")
+    report_opened("first day after 1 year", short_opened)
+    report_opened(f"first day after {years:g} years", long_opened)
+
+
 def report(label: str, seconds: float, rows: int) -> None:
     print(f"    {label:<32}: {seconds:6.2f} s {rows / seconds:11,.0f} rows/s")
 
@@ -130,12 +238,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--symbols", type=int, default=500)
     parser.add_argument("--years", type=float, default=20.0)
-    parser.add_argument("--repeat", type=int, default=3, help="timed repetitions of (a)")
+    parser.add_argument("--repeat", type=int, default=3, help="timed repetitions")
+    parser.add_argument("--run-symbols", type=int, default=40, help="symbols of (c)")
+    parser.add_argument("--only-run", action="store_true", help="only (c)")
     args = parser.parse_args()
     names = symbols(args.symbols)
     config = WapConfig(symbols=tuple(names))
     work = Path(tempfile.mkdtemp(prefix="wap-bench-"))
     try:
+        if args.only_run:
+            run_command_benchmark(args.run_symbols, args.years, args.repeat, work)
+            return
         print(f"generating {args.symbols} symbols x {args.years:g} years ...", flush=True)
         source = work / "source"
         # The generator's millions of cached bars must not outlive this line: alive, they make
@@ -172,6 +285,8 @@ def main() -> None:
         ):
             print(f"    after {label:<10}: {steady:6.2f} s  (first after backfill {first:.2f} s)")
         print(f"    ratio           : {long_steady / short_steady:6.2f}  (target < 1.5)")
+        print(f"    ratio, first day: {long_first / short_first:6.2f}")
+        run_command_benchmark(args.run_symbols, args.years, args.repeat, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

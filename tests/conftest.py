@@ -1,10 +1,20 @@
-"""Fixtures shared by every test package."""
+"""Fixtures shared by every test package.
+
+Pulumi's mocks are set here, once per process and before any component is built
+(each `set_mocks` replaces the last; the root stack is created once).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from components.plan import StackMocks, install_mocks
+
+PULUMI_MOCKS = StackMocks()
+install_mocks(PULUMI_MOCKS, "dev")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
@@ -33,3 +43,11 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+
+
+@pytest.fixture
+def pulumi_mocks() -> Iterator[StackMocks]:
+    """The process's Pulumi mocks, with the record of registered resources emptied."""
+    PULUMI_MOCKS.reset()
+    yield PULUMI_MOCKS
+    PULUMI_MOCKS.reset()

@@ -16,7 +16,7 @@ import io
 import json
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -47,10 +47,6 @@ DEMO_KEY_PHRASES = ("demo purposes", "**demo**")
 DAILY_QUOTA_PHRASES = ("per day", "daily rate limit", "daily limit")
 BAD_KEY_PHRASES = ("apikey", "api key")
 
-# The regular session ends at 16:00 in the series' time zone (US/Eastern); a
-# `Last Refreshed` time before that means the newest bar is still moving.
-SESSION_CLOSE = time(16, 0)
-
 _PRICE = re.compile(r"^-?\d+(\.\d+)?$")
 _VOLUME = re.compile(r"^-?\d+$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -59,24 +55,14 @@ _QUOTE_LIMIT = 300
 
 @dataclass(frozen=True)
 class DailySeries:
-    """The bars of one answer, newest first, with what the answer said about freshness."""
+    """The bars of one answer, in the order the answer listed them.
+
+    Whether a bar is final is the market clock's call (runtime.market_calendar), not the
+    answer's: CSV answers carry no `Last Refreshed`, and the newest bar need not be first.
+    """
 
     symbol: str
     bars: tuple[Bar, ...]
-    last_refreshed: str | None = None
-
-    @property
-    def moving_bar_date(self) -> date | None:
-        """The date of a bar that is not final yet, from an intraday `Last Refreshed`."""
-        if not self.last_refreshed or len(self.last_refreshed) <= len("YYYY-MM-DD"):
-            return None
-        try:
-            refreshed = datetime.fromisoformat(self.last_refreshed)
-        except ValueError:
-            return None
-        if refreshed.time() >= SESSION_CLOSE:
-            return None
-        return refreshed.date()
 
 
 def read_answer(text: str, symbol: str) -> DailySeries:
@@ -153,12 +139,7 @@ def _series_from_json(payload: dict[str, Any], symbol: str) -> DailySeries:
         if missing:
             raise MalformedSeries(f"bar {_quote(day)!r} lacks {', '.join(missing)}")
         bars.append(_bar(symbol, day, *(fields[name] for name in JSON_FIELDS)))
-    last_refreshed = meta.get("3. Last Refreshed")
-    return DailySeries(
-        symbol=symbol,
-        bars=tuple(bars),
-        last_refreshed=str(last_refreshed).strip() if last_refreshed else None,
-    )
+    return DailySeries(symbol=symbol, bars=tuple(bars))
 
 
 def _series_from_csv(text: str, symbol: str) -> DailySeries:

@@ -9,7 +9,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-RAW_HEADER = ("symbol", "trade_date", "open", "high", "low", "close", "volume", "ingested_at")
+from runtime.schema import RAW_COLUMNS
+
+# The write-audit-publish tests build raw files under this name.
+RAW_HEADER = RAW_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ def format_ingested_at(moment: datetime) -> str:
 
 
 def bar_record(bar: Bar, ingested_at: str) -> dict[str, str]:
-    """The raw-zone fields of a bar, as strings, in RAW_HEADER order."""
+    """The raw-zone fields of a bar, as strings, in RAW_COLUMNS order."""
     return {
         "symbol": bar.symbol,
         "trade_date": bar.trade_date.isoformat(),
@@ -52,7 +55,7 @@ def bar_record(bar: Bar, ingested_at: str) -> dict[str, str]:
 def bars_to_csv(bars: Iterable[Bar], ingested_at: str) -> str:
     """Render bars as one raw-zone CSV document (header first)."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=RAW_HEADER, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=RAW_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for bar in bars:
         writer.writerow(bar_record(bar, ingested_at))

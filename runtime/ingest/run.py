@@ -3,6 +3,10 @@
 `run_ingestion` is what the Lambda handler and the local CLI call. A symbol's problem
 never stops the others, except where no later call could succeed: a rejected key
 stops the run, a spent daily quota or an exhausted time budget skips the rest.
+
+Only final bars land: a bar whose NYSE session had not closed when it was asked for
+(today's before the close, or one dated after today in New York) is left out, whatever
+the answer's format or order; the next run brings it final.
 """
 
 from __future__ import annotations
@@ -11,13 +15,14 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from runtime.ingest.alphavantage import AlphaVantageClient, RetryPolicy
 from runtime.ingest.api_key import forget_cached_key, resolve_api_key
-from runtime.ingest.bars import format_ingested_at
+from runtime.ingest.bars import Bar
 from runtime.ingest.errors import (
     ApiKeyRejected,
     ApiProblem,
@@ -31,6 +36,7 @@ from runtime.ingest.errors import (
 from runtime.ingest.pacing import Clock, RequestPacer, SystemClock
 from runtime.ingest.settings import SERVICE_NAME, RunPlan, Settings, plan_run
 from runtime.ingest.sinks import FirehoseSink, LocalSink, S3Sink, Sink
+from runtime.market_calendar import new_york_time, session_close, session_has_closed
 
 # Seconds kept free at the end of a Lambda run for the last write, the summary and
 # the metrics flush, so the function returns instead of being killed mid-write.
@@ -75,6 +81,7 @@ def run_ingestion(
     read, and IngestionFailed (carrying that same summary) when the API rejected
     the key or no symbol succeeded. `remaining_ms` is the Lambda context's
     `get_remaining_time_in_millis`; `on_symbol` sees each outcome as it is decided.
+    `clock` is the run's time: pacing, the landing time and the market clock's "now".
     """
     clock = clock or SystemClock()
     started = clock.now()
@@ -82,8 +89,7 @@ def run_ingestion(
     api_key = resolve_api_key(settings)
     client = _build_client(settings, api_key, clock)
     sink = _build_sink(settings, clock)
-    ingested_at = format_ingested_at(started)
-    run = _Run(plan, client, sink, ingested_at, remaining_ms)
+    run = _Run(plan, client, sink, clock, started, remaining_ms)
     logger.info(
         "ingestion started",
         extra={
@@ -137,13 +143,15 @@ class _Run:
         plan: RunPlan,
         client: AlphaVantageClient,
         sink: Sink,
-        ingested_at: str,
+        clock: Clock,
+        landed_at: datetime,
         remaining_ms: Callable[[], int],
     ) -> None:
         self.plan = plan
         self.client = client
         self.sink = sink
-        self.ingested_at = ingested_at
+        self.clock = clock
+        self.landed_at = landed_at
         self.remaining_ms = remaining_ms
         self.key_rejection: str | None = None
         self._stop_reason: str | None = None
@@ -167,6 +175,9 @@ class _Run:
             stop_reason = self._stop_reason
         if stop_reason:
             return SymbolOutcome(symbol, SKIPPED, stop_reason)
+        # Taken before the call and its pacing wait: the API computes its answer later, so
+        # a bar whose session had closed by this moment is final in that answer.
+        asked_at = self.clock.now()
         try:
             fetched = self.client.fetch_daily(
                 symbol,
@@ -190,36 +201,43 @@ class _Run:
         except ApiProblem as problem:
             return _from_problem(symbol, FAILED, problem)
 
-        bars = fetched.series.bars
-        moving_date = fetched.series.moving_bar_date
-        dropped = False
-        if moving_date is not None and bars and bars[0].trade_date == moving_date:
-            # The session is still open: the newest bar would change. It is left out
-            # (and logged) so only final bars land; the next run brings it final.
-            bars = bars[1:]
-            dropped = True
-            logger.warning(
-                "left out the newest bar: it is still moving",
-                extra={
-                    "symbol": symbol,
-                    "trade_date": moving_date.isoformat(),
-                    "last_refreshed": fetched.series.last_refreshed,
-                },
-            )
+        bars = _final_bars(symbol, fetched.series.bars, asked_at)
         common = {
             "attempts": fetched.attempts,
             "throttled": fetched.throttled,
             "fell_back_to_compact": fetched.output_size != self.plan.output_size,
-            "dropped_moving_bar": dropped,
+            "dropped_moving_bar": len(bars) < len(fetched.series.bars),
         }
         if not bars:
-            # An empty object would replace a good one from an earlier run of the day.
+            # An empty object says nothing, and a symbol that landed nothing did not succeed.
             return SymbolOutcome(symbol, FAILED, "the answer held no final bars", **common)
         try:
-            location = self.sink.write(symbol, self.plan.ingest_date, bars, self.ingested_at)
+            location = self.sink.write(symbol, self.plan.ingest_date, bars, self.landed_at)
         except SinkError as error:
             return SymbolOutcome(symbol, FAILED, str(error), **common)
         return SymbolOutcome(symbol, SUCCEEDED, None, len(bars), location, **common)
+
+
+def _final_bars(symbol: str, bars: tuple[Bar, ...], asked_at: datetime) -> tuple[Bar, ...]:
+    """The bars whose session had closed at `asked_at`; the others are logged and left out."""
+    final: list[Bar] = []
+    moving: list[date] = []
+    for bar in bars:
+        if session_has_closed(bar.trade_date, asked_at):
+            final.append(bar)
+        else:
+            moving.append(bar.trade_date)
+    if moving:
+        logger.warning(
+            "left out bars whose session had not closed: they may still change",
+            extra={
+                "symbol": symbol,
+                "trade_dates": sorted(day.isoformat() for day in moving),
+                "asked_at_new_york": new_york_time(asked_at).isoformat(),
+                "session_close": session_close(min(moving)).isoformat(),
+            },
+        )
+    return tuple(final)
 
 
 def _from_problem(symbol: str, status: str, problem: ApiProblem) -> SymbolOutcome:

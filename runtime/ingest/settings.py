@@ -23,6 +23,8 @@ SERVICE_NAME = "stockpipe-ingest"
 SYMBOLS_ENV = "SYMBOLS"
 API_KEY_ENV = "ALPHAVANTAGE_API_KEY"
 SECRET_ARN_ENV = "ALPHAVANTAGE_SECRET_ARN"  # noqa: S105 (a variable name)
+#: Set by the Lambda runtime in every function's environment.
+LAMBDA_FUNCTION_ENV = "AWS_LAMBDA_FUNCTION_NAME"
 API_URL_ENV = "ALPHAVANTAGE_URL"
 DATA_BUCKET_ENV = "DATA_BUCKET"
 RAW_PREFIX_ENV = "RAW_PREFIX"
@@ -95,7 +97,14 @@ class Settings:
 
         api_key = env.get(API_KEY_ENV)
         secret_arn = env.get(SECRET_ARN_ENV)
-        if bool(api_key) == bool(secret_arn):
+        if api_key and LAMBDA_FUNCTION_ENV in env:
+            # A Lambda's environment is readable by anyone who may read its configuration.
+            problems.append(
+                f"{API_KEY_ENV} is set in Lambda function {env[LAMBDA_FUNCTION_ENV]}: a "
+                f"plaintext key does not belong in a Lambda's environment; unset it and set "
+                f"{SECRET_ARN_ENV} to the Secrets Manager secret holding the key"
+            )
+        elif bool(api_key) == bool(secret_arn):
             problems.append(
                 f"exactly one of {API_KEY_ENV} (the key) or {SECRET_ARN_ENV} "
                 f"(a Secrets Manager secret holding it) must be set, "
@@ -176,9 +185,12 @@ class RunPlan:
 
 
 def plan_run(settings: Settings, event: Mapping[str, Any] | None, today: date) -> RunPlan:
-    """Apply the event's overrides to the settings.
+    """Apply the event's overrides to the settings; `today` is the run's date in UTC.
 
     Only the keys below are read: a scheduled EventBridge event carries many other keys.
+    An `ingest_date` names the day the bars land (a backfill or a replay files under an
+    earlier one), so a day after today is refused: it would be a raw partition no run
+    could have landed, sorting after every real one.
     """
     event = event or {}
     problems: list[str] = []
@@ -204,6 +216,12 @@ def plan_run(settings: Settings, event: Mapping[str, Any] | None, today: date) -
             problems.append(
                 f"event field 'ingest_date' must be a date YYYY-MM-DD, got {raw_date!r}"
             )
+        else:
+            if ingest_date > today:
+                problems.append(
+                    f"event field 'ingest_date'={raw_date!r} is after today "
+                    f"({today.isoformat()}, UTC): an ingest date cannot be in the future"
+                )
 
     if problems:
         raise ConfigurationError("invalid ingestion event: " + "; ".join(problems))

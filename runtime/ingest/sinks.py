@@ -1,18 +1,24 @@
 """Where a symbol's bars land: S3, Firehose, or a local lake directory.
 
-S3 and local write one CSV object per symbol per ingest date at
-`{RAW_PREFIX}dt={ingest_date}/{SYMBOL}.csv`; a rerun of the same day replaces it
-whole (S3 PUT is atomic; locally temp file + os.replace), so nothing is duplicated
-and a failed write never leaves half a file. Firehose sends one JSON line per bar
-with the same fields; Firehose itself decides the S3 object names under the
-stream's configured prefix, and delivery is at least once (a rerun sends again).
+S3 and local write one CSV object per symbol per run, named by the run's landing time:
+`{RAW_PREFIX}dt={ingest_date}/{SYMBOL}-{YYYYMMDDTHHMMSSffffffZ}.csv` (UTC, microseconds,
+so names sort by landing). The raw zone is the system of record, so an object is written
+once and never replaced: a rerun of the same day adds its own objects next to the
+earlier ones (the write-audit-publish staging keeps the latest `ingested_at` per key).
+S3 refuses the write if the key exists (a conditional PUT), the local sink writes to a
+hidden file and hard-links it into place (atomic, and it fails on an existing name), so
+neither can overwrite nor leave half an object. Firehose sends one JSON line per bar
+with the same fields; Firehose itself decides the S3 object names under the stream's
+configured prefix, and delivery is at least once (a rerun sends again).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -20,7 +26,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from runtime.files import write_text_atomically
-from runtime.ingest.bars import Bar, bar_record, bars_to_csv
+from runtime.ingest.bars import Bar, bar_record, bars_to_csv, format_ingested_at
 from runtime.ingest.errors import SinkError
 
 # PutRecordBatch limits: 500 records and 4 MiB per request, 1,000 KiB per record.
@@ -31,56 +37,83 @@ FIREHOSE_MAX_ATTEMPTS = 5
 FIREHOSE_BACKOFF_SECONDS = 0.5
 FIREHOSE_RETRYABLE_ERRORS = ("ServiceUnavailableException", "ThrottlingException")
 
+WRITE_ONCE = "raw objects are written once and never replaced"
+
 
 class Sink(Protocol):
-    """Lands one symbol's bars for one ingest date; returns where, for the logs."""
+    """Lands one symbol's bars for one ingest date; returns where, for the logs.
+
+    `landed_at` is the run's landing time (timezone-aware): the bars' `ingested_at` and,
+    for the object sinks, part of the object's name.
+    """
 
     def write(
-        self, symbol: str, ingest_date: date, bars: Sequence[Bar], ingested_at: str
+        self, symbol: str, ingest_date: date, bars: Sequence[Bar], landed_at: datetime
     ) -> str: ...
 
 
-def raw_key(raw_prefix: str, ingest_date: date, symbol: str) -> str:
-    """The raw-zone object key (S3) or relative path (local) of one symbol and day."""
-    return f"{raw_prefix}dt={ingest_date.isoformat()}/{symbol}.csv"
+def raw_key(raw_prefix: str, ingest_date: date, symbol: str, landed_at: datetime) -> str:
+    """The raw-zone object key (S3) or relative path (local) of one symbol in one run."""
+    landing_time = landed_at.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    return f"{raw_prefix}dt={ingest_date.isoformat()}/{symbol}-{landing_time}.csv"
 
 
 class S3Sink:
-    """One CSV object per symbol per ingest date in the data bucket."""
+    """One CSV object per symbol per run in the data bucket, never overwritten."""
 
     def __init__(self, bucket: str, raw_prefix: str, client: Any = None) -> None:
         self._bucket = bucket
         self._raw_prefix = raw_prefix
         self._client = client or boto3.client("s3")
 
-    def write(self, symbol: str, ingest_date: date, bars: Sequence[Bar], ingested_at: str) -> str:
-        key = raw_key(self._raw_prefix, ingest_date, symbol)
+    def write(
+        self, symbol: str, ingest_date: date, bars: Sequence[Bar], landed_at: datetime
+    ) -> str:
+        body = bars_to_csv(bars, format_ingested_at(landed_at)).encode("utf-8")
+        key = raw_key(self._raw_prefix, ingest_date, symbol, landed_at)
         location = f"s3://{self._bucket}/{key}"
         try:
             self._client.put_object(
                 Bucket=self._bucket,
                 Key=key,
-                Body=bars_to_csv(bars, ingested_at).encode("utf-8"),
+                Body=body,
                 ContentType="text/csv; charset=utf-8",
+                IfNoneMatch="*",
             )
-        except (ClientError, BotoCoreError) as error:
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "PreconditionFailed":
+                raise SinkError(f"{location} already exists: {WRITE_ONCE}") from None
+            raise SinkError(f"could not write {location}: {error}") from None
+        except BotoCoreError as error:
             raise SinkError(f"could not write {location}: {error}") from None
         return location
 
 
 class LocalSink:
-    """The same layout as S3 under a lake directory, written atomically."""
+    """The same layout as S3 under a lake directory, written atomically and only once."""
 
     def __init__(self, lake_dir: Path, raw_prefix: str) -> None:
         self._lake_dir = lake_dir
         self._raw_prefix = raw_prefix
 
-    def write(self, symbol: str, ingest_date: date, bars: Sequence[Bar], ingested_at: str) -> str:
-        target = self._lake_dir / raw_key(self._raw_prefix, ingest_date, symbol)
+    def write(
+        self, symbol: str, ingest_date: date, bars: Sequence[Bar], landed_at: datetime
+    ) -> str:
+        text = bars_to_csv(bars, format_ingested_at(landed_at))
+        target = self._lake_dir / raw_key(self._raw_prefix, ingest_date, symbol, landed_at)
+        # A hidden name no `dt=*/*.csv` reader matches, complete before it is linked.
+        pending = target.with_name(f".{target.name}.landing")
         try:
-            write_text_atomically(target, bars_to_csv(bars, ingested_at))
+            write_text_atomically(pending, text)
+            try:
+                os.link(pending, target)
+            except FileExistsError:
+                raise SinkError(f"{target} already exists: {WRITE_ONCE}") from None
         except OSError as error:
             raise SinkError(f"could not write {target}: {error}") from None
+        finally:
+            with contextlib.suppress(OSError):
+                pending.unlink()
         return str(target)
 
 
@@ -108,7 +141,10 @@ class FirehoseSink:
         self._max_bytes = max_bytes
         self._max_attempts = max_attempts
 
-    def write(self, symbol: str, ingest_date: date, bars: Sequence[Bar], ingested_at: str) -> str:
+    def write(
+        self, symbol: str, ingest_date: date, bars: Sequence[Bar], landed_at: datetime
+    ) -> str:
+        ingested_at = format_ingested_at(landed_at)
         records = [
             (json.dumps(bar_record(bar, ingested_at), separators=(",", ":")) + "\n").encode()
             for bar in bars

@@ -25,6 +25,7 @@ from runtime.local.options import (
     build_parser,
     parse_as_of,
     parse_symbols,
+    parse_window,
     writable_dir,
 )
 from runtime.local.pipeline import (
@@ -67,6 +68,7 @@ def _run(args, console: Console, environ: Mapping[str, str]) -> int:
     symbols = parse_symbols(args.symbols) if args.symbols is not None else DEFAULT_SYMBOLS
     today = date.today()
     as_of = parse_as_of(args.as_of, today) if args.as_of else today
+    window = parse_window(args)
     data_dir = writable_dir(args.data_dir)
     request = RunRequest(
         data_dir=data_dir,
@@ -79,6 +81,7 @@ def _run(args, console: Console, environ: Mapping[str, str]) -> int:
         report_path=(
             _report_path(args.report, "--report") if args.report else data_dir / REPORT_FILE
         ),
+        report_window=window,
     )
     return run_pipeline(request, console, environ)
 
@@ -95,17 +98,22 @@ def _query(args, console: Console, environ: Mapping[str, str]) -> int:
 
 
 def _report(args, console: Console, environ: Mapping[str, str]) -> int:
+    window = parse_window(args)
     data_dir = _existing_data_dir(args.data_dir)
     out = _report_path(args.out, "--out") if args.out else data_dir / REPORT_FILE
     failures = []
     engine = DuckDBEngine(lake_dir(data_dir))
     try:
-        write_report(
-            engine,
-            out,
-            sample_data=holds_sample_data(lake_dir(data_dir)),
-            on_panel_error=failures.append,
-        )
+        with console.step("report"):
+            write_report(
+                engine,
+                out,
+                time_from=window.time_from,
+                time_to=window.time_to,
+                whole_history=window.whole_history,
+                sample_data=holds_sample_data(lake_dir(data_dir)),
+                on_panel_error=failures.append,
+            )
     finally:
         engine.close()
     for failure in failures:

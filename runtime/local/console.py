@@ -19,6 +19,8 @@ class Console:
         self.quiet = quiet
         self.out = out or sys.stdout
         self.err = err or sys.stderr
+        #: (step, seconds) of every step that finished, in order.
+        self.timings: list[tuple[str, float]] = []
 
     def progress(self, line: str) -> None:
         if not self.quiet:
@@ -33,8 +35,16 @@ class Console:
         print(f"stockpipe: {line}", file=self.err, flush=True)
 
     @contextmanager
-    def step(self, name: str) -> Iterator[None]:
-        self.progress(f"{name} ...")
+    def step(self, name: str, detail: str = "") -> Iterator[None]:
+        label = f"{name} {detail}" if detail else name
+        self.progress(f"{label} ...")
         started = time.perf_counter()
         yield
-        self.progress(f"{name} done in {time.perf_counter() - started:.2f} s")
+        seconds = time.perf_counter() - started
+        self.timings.append((name, seconds))
+        self.progress(f"{label} done in {seconds:.2f} s")
+
+    def timing_summary(self, total: float) -> None:
+        """Every step's time on one line, printed even with --quiet: where a run spends it."""
+        steps = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in self.timings)
+        self.summary(f"times: {steps}; total {total:.2f} s")

@@ -7,7 +7,9 @@ fix it; the CLI prints it and exits 2.
 from __future__ import annotations
 
 import argparse
+import re
 import tempfile
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -15,6 +17,8 @@ from runtime.ingest.settings import SYMBOL_PATTERN
 from runtime.local.formatting import FORMATS
 
 DEFAULT_DATA_DIR = ".stockpipe"
+# date.fromisoformat also takes 20240607 and 2024-W23-5; the flags take one spelling only.
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 class UsageError(Exception):
@@ -35,6 +39,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common.add_argument("--quiet", action="store_true", help="print only the summary and errors")
 
+    window = argparse.ArgumentParser(add_help=False)
+    window.add_argument(
+        "--from",
+        dest="time_from",
+        metavar="YYYY-MM-DD",
+        help="the report's first day (default: a year before its last day)",
+    )
+    window.add_argument(
+        "--to",
+        dest="time_to",
+        metavar="YYYY-MM-DD",
+        help="the report's last day (default: the newest published trade date)",
+    )
+    window.add_argument(
+        "--all",
+        dest="whole_history",
+        action="store_true",
+        help="report the whole published history instead of the last 12 months",
+    )
+
     parser = _Parser(
         prog="python -m runtime.local",
         description="The stockpipe pipeline on this machine: a local lake and DuckDB.",
@@ -42,7 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = commands.add_parser(
-        "run", parents=[common], help="ingest, then drop_staging, create_staging, audit, publish"
+        "run",
+        parents=[common, window],
+        help="ingest, then drop_staging, create_staging, audit, publish, and the report",
     )
     run.add_argument("--symbols", help="comma-separated tickers (default: the ten semiconductors)")
     run.add_argument(
@@ -76,7 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--format", choices=FORMATS, default="table")
 
     report = commands.add_parser(
-        "report", parents=[common], help="write the HTML report from what is published"
+        "report",
+        parents=[common, window],
+        help="write the HTML report from what is published (default: the last 12 months)",
     )
     report.add_argument("--out", help="the HTML file (default: DATA_DIR/report.html)")
     return parser
@@ -94,11 +122,37 @@ def parse_symbols(text: str) -> tuple[str, ...]:
     return symbols
 
 
-def parse_as_of(text: str, today: date) -> date:
+@dataclass(frozen=True)
+class ReportWindow:
+    """The report's time range as asked for; None ends are resolved from the published data."""
+
+    time_from: date | None = None
+    time_to: date | None = None
+    whole_history: bool = False
+
+
+def parse_date(text: str, flag: str) -> date:
+    problem = f"{flag} {text!r} is not a date: use YYYY-MM-DD"
+    if not _ISO_DATE.fullmatch(text):
+        raise UsageError(problem)
     try:
-        as_of = date.fromisoformat(text)
+        return date.fromisoformat(text)
     except ValueError:
-        raise UsageError(f"--as-of {text!r} is not a date: use YYYY-MM-DD") from None
+        raise UsageError(problem) from None
+
+
+def parse_window(args: argparse.Namespace) -> ReportWindow:
+    time_from = parse_date(args.time_from, "--from") if args.time_from is not None else None
+    time_to = parse_date(args.time_to, "--to") if args.time_to is not None else None
+    if args.whole_history and (time_from or time_to):
+        raise UsageError("--all reports the whole history: give either --all or --from/--to")
+    if time_from and time_to and time_from > time_to:
+        raise UsageError(f"--from {time_from} is after --to {time_to}")
+    return ReportWindow(time_from, time_to, args.whole_history)
+
+
+def parse_as_of(text: str, today: date) -> date:
+    as_of = parse_date(text, "--as-of")
     if as_of > today:
         raise UsageError(f"--as-of {text} is in the future (today is {today.isoformat()})")
     return as_of

@@ -6,9 +6,10 @@ local lake directory stands in for S3 and DuckDB for Athena.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from runtime.ingest.settings import (
     Settings,
 )
 from runtime.local.console import Console
-from runtime.local.options import UsageError
+from runtime.local.options import ReportWindow, UsageError
 from runtime.local.report import write_report
 from runtime.local.sample_market import SampleMarket
 from runtime.local.sample_server import SampleServer
@@ -53,6 +54,7 @@ class RunRequest:
     as_of: date
     today: date
     report_path: Path
+    report_window: ReportWindow = field(default_factory=ReportWindow)
 
 
 def lake_dir(data_dir: Path) -> Path:
@@ -70,6 +72,7 @@ def holds_sample_data(lake: Path) -> bool:
 
 def run_pipeline(request: RunRequest, console: Console, environ: Mapping[str, str]) -> int:
     """Run everything; return the exit status (0 published, 1 blocked or failed)."""
+    started = time.perf_counter()
     lake = lake_dir(request.data_dir)
     _check_lake_source(lake, request.source)
     if request.source == SAMPLE:
@@ -80,7 +83,7 @@ def run_pipeline(request: RunRequest, console: Console, environ: Mapping[str, st
         url = environ.get(API_URL_ENV) or "https://www.alphavantage.co/query"
         console.progress(f"source: Alpha Vantage at {url}")
 
-    with console.step(f"ingest {len(request.symbols)} symbols for {request.as_of}"):
+    with console.step("ingest", f"{len(request.symbols)} symbols for {request.as_of}"):
         try:
             result = _ingest(request, lake, console, environ)
         finally:
@@ -99,7 +102,7 @@ def run_pipeline(request: RunRequest, console: Console, environ: Mapping[str, st
 
     engine = DuckDBEngine(lake)
     try:
-        return _write_audit_publish(request, engine, console)
+        return _write_audit_publish(request, engine, console, started)
     finally:
         engine.close()
 
@@ -165,15 +168,20 @@ def _describe(outcome: SymbolOutcome) -> str:
     return f"  {outcome.symbol:<6} {outcome.status}: {outcome.reason}"
 
 
-def _write_audit_publish(request: RunRequest, engine: DuckDBEngine, console: Console) -> int:
+def _write_audit_publish(
+    request: RunRequest, engine: DuckDBEngine, console: Console, started: float
+) -> int:
     config = WapConfig(symbols=request.symbols)
     run_id = new_run_id()
     with console.step("drop_staging"):
         steps.drop_staging(engine, config, run_id)
     with console.step("create_staging"):
         staging = steps.create_staging(engine, config, run_id)
-    window = f"raw dt >= {staging.watermark}" if staging.watermark else "all raw partitions"
-    console.progress(f"  {staging.staged_rows:,} rows staged from {window}")
+    partitions = ", ".join(staging.raw_partitions) or "none"
+    console.progress(
+        f"  {staging.staged_rows:,} rows staged from {staging.raw_objects:,} raw objects "
+        f"not read before (dt {partitions})"
+    )
     with console.step("audit"):
         audit = steps.audit(engine, config, run_id, as_of=request.today)
     passed = sum(r.passed for r in audit.results)
@@ -187,16 +195,23 @@ def _write_audit_publish(request: RunRequest, engine: DuckDBEngine, console: Con
         with console.step("publish"):
             published = steps.publish(engine, config, run_id)
         years = ", ".join(str(year) for year in published.years) or "none"
-        console.summary(f"published: {published.rows_added:,} new rows (years: {years})")
+        console.summary(
+            f"published: {published.rows_added:,} new rows, {published.rows_replaced:,} "
+            f"replaced (years: {years})"
+        )
     with console.step("report"):
         write_report(
             engine,
             request.report_path,
+            time_from=request.report_window.time_from,
+            time_to=request.report_window.time_to,
+            whole_history=request.report_window.whole_history,
             sample_data=holds_sample_data(lake_dir(request.data_dir)),
             on_panel_error=lambda failure: console.error(
                 f"report panel {failure.title!r} failed: {failure.error}"
             ),
         )
+    console.timing_summary(time.perf_counter() - started)
     console.summary(f"run id: {run_id}")
     console.summary(f"lake: {lake_dir(request.data_dir)}")
     console.summary(f"report: {request.report_path}")

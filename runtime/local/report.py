@@ -4,6 +4,11 @@ Panels come from runtime/panels (the same definitions the Grafana dashboard uses
 panel's SQL is expanded as Grafana would expand it and run through `engine.fetchall`;
 time series become inline SVG line charts, tables become HTML tables. Nothing on the page
 loads from the network: no scripts, fonts or images outside the file.
+
+Like a dashboard's time range, the report covers a window (by default the 12 months up to
+the newest published trade date), so its cost follows the window, not the history: the price
+panels read only the window's `year` partitions, and the published symbols, dates and the
+freshness table come from `symbol_summary` (a row per symbol and year that publish keeps).
 """
 
 from __future__ import annotations
@@ -33,12 +38,12 @@ from runtime.panels import (
     load_panels,
     load_variables,
 )
+from runtime.wap.config import PROD_TABLE, SUMMARY_TABLE
 from runtime.wap.engines.base import QueryResult
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_TITLE = "stockpipe report"
-PUBLISHED_TABLE = "daily_prices"
 PUBLISHED_RANGE_SQL = SQL_DIR / "published_range.sql"
 
 
@@ -71,6 +76,9 @@ class _Scope:
 
     time_from: datetime | None = None
     time_to: datetime | None = None
+    how: str = ""  # how the time range was chosen, for the page's header
+    published_from: date | None = None
+    published_to: date | None = None
     symbols: list[str] = field(default_factory=list)
     unpublished: list[str] = field(default_factory=list)  # asked for, but not published
     problem: str = ""  # why the scope could not be resolved from the engine
@@ -82,6 +90,7 @@ def write_report(
     *,
     time_from: date | datetime | None = None,
     time_to: date | datetime | None = None,
+    whole_history: bool = False,
     symbols: Sequence[str] | None = None,
     title: str = DEFAULT_TITLE,
     sample_data: bool = False,
@@ -89,7 +98,11 @@ def write_report(
 ) -> Path:
     """Run every panel on `engine` and write the report to `out_path`; returns the path.
 
-    The time range defaults to the whole published range, the symbols to every published
+    The time range defaults to the last 12 months of published data: from the same day a
+    year before the newest published trade date to that date. `time_to` alone ends it
+    elsewhere (starting a year before); `time_from` alone starts it elsewhere (ending at the
+    newest published trade date, or at `time_from` if nothing is published after it);
+    `whole_history` covers every published day. The symbols default to every published
     symbol. A panel whose SQL fails shows the error in its place, is logged as a warning and
     is passed to `on_panel_error`; the report is still written. `sample_data` adds a banner
     saying the data is generated, not market data.
@@ -99,12 +112,14 @@ def write_report(
         if not symbols:
             raise ValueError("symbols: give at least one symbol, or None for every published one")
     start, end = _as_datetime(time_from), _as_datetime(time_to)
+    if whole_history and (start is not None or end is not None):
+        raise ValueError("whole_history covers every published day: give no time_from/time_to")
     if start is not None and end is not None and start > end:
         raise ValueError(
             f"time_from ({start:%Y-%m-%d %H:%M}) is after time_to ({end:%Y-%m-%d %H:%M})"
         )
     panels = load_panels()
-    scope = _resolve_scope(engine, time_from, time_to, symbols)
+    scope = _resolve_scope(engine, start, end, whole_history, symbols)
     outcomes = [_run_panel(engine, panel, scope) for panel in panels]
     for outcome in outcomes:
         if outcome.error:
@@ -121,29 +136,60 @@ def write_report(
 
 def _resolve_scope(
     engine: Any,
-    time_from: date | datetime | None,
-    time_to: date | datetime | None,
+    time_from: datetime | None,
+    time_to: datetime | None,
+    whole_history: bool,
     symbols: list[str] | None,
 ) -> _Scope:
-    scope = _Scope(time_from=_as_datetime(time_from), time_to=_as_datetime(time_to))
+    scope = _Scope(time_from=time_from, time_to=time_to)
     try:
-        if not engine.table_exists(PUBLISHED_TABLE):
+        if not engine.table_exists(SUMMARY_TABLE):
+            if engine.table_exists(PROD_TABLE):
+                scope.problem = (
+                    f"{PROD_TABLE} is published but there is no table {SUMMARY_TABLE} "
+                    "(publish keeps it; the report reads the published symbols and dates from it)"
+                )
             scope.symbols = list(symbols or [])
             return scope
         variable = load_variables()[SYMBOL_VARIABLE]
         published = [row[0] for row in engine.fetchall(variable.sql, name="symbol variable").rows]
-        if scope.time_from is None or scope.time_to is None:
-            sql = PUBLISHED_RANGE_SQL.read_text(encoding="utf-8")
-            first, last = engine.fetchall(sql, name="published range").rows[0]
-            scope.time_from = scope.time_from or _as_datetime(_as_date(first))
-            scope.time_to = scope.time_to or _as_datetime(_as_date(last))
+        sql = PUBLISHED_RANGE_SQL.read_text(encoding="utf-8")
+        first, last = engine.fetchall(sql, name="published range").rows[0]
     except Exception as error:  # any engine failure: the panels that need the scope show it
         scope.problem = f"could not read the published symbols and dates: {error}"
         scope.symbols = list(symbols or [])
         return scope
+    scope.published_from, scope.published_to = _as_date(first), _as_date(last)
+    if scope.published_to is not None:
+        _choose_window(scope, whole_history)
     scope.symbols = list(symbols) if symbols is not None else published
     scope.unpublished = [symbol for symbol in scope.symbols if symbol not in published]
     return scope
+
+
+def _choose_window(scope: _Scope, whole_history: bool) -> None:
+    """Fill the ends of the time range that were not given, from the published range."""
+    first, newest = _as_datetime(scope.published_from), _as_datetime(scope.published_to)
+    if whole_history:
+        scope.time_from, scope.time_to = first, newest
+        scope.how = "the whole published history"
+    elif scope.time_from is None and scope.time_to is None:
+        scope.time_from, scope.time_to = _year_before(newest), newest
+        scope.how = "the 12 months up to the newest published trade date"
+    elif scope.time_from is None:
+        scope.time_from = _year_before(scope.time_to)
+        scope.how = "the 12 months up to the end asked for"
+    elif scope.time_to is None:
+        # Never a reversed range: a start after the newest day shows an empty window.
+        scope.time_to = max(newest, scope.time_from)
+        scope.how = "from the start asked for to the newest published trade date"
+
+
+def _year_before(moment: datetime) -> datetime:
+    try:
+        return moment.replace(year=moment.year - 1)
+    except ValueError:  # 29 February
+        return moment.replace(year=moment.year - 1, day=28)
 
 
 def _run_panel(engine: Any, panel: Panel, scope: _Scope) -> _Outcome:
@@ -467,9 +513,11 @@ def _render_chart(outcome: _Outcome, scope: _Scope, styles: dict[str, _Style]) -
         points = _thin([(x_of(t), y_of(v)) for t, v in series[symbol]], plot_w)
         coordinates = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
         dash = f' stroke-dasharray="{style.dash}"' if style.dash else ""
+        first, last = series[symbol][0][0], series[symbol][-1][0]
+        tooltip = f"{symbol}: {len(series[symbol])} days, {first:%Y-%m-%d} to {last:%Y-%m-%d}"
         parts.append(
             f'<polyline class="line" data-symbol="{html.escape(symbol)}" points="{coordinates}" '
-            f'stroke="{style.colour}"{dash}><title>{html.escape(symbol)}</title></polyline>'
+            f'stroke="{style.colour}"{dash}><title>{html.escape(tooltip)}</title></polyline>'
         )
     parts.append("</svg>")
     return "".join(parts) + _render_legend(series, panel.unit, styles)
@@ -568,10 +616,13 @@ def _render_page(
     )
     if scope.time_from is not None and scope.time_to is not None:
         time_range = f"{scope.time_from:%Y-%m-%d} to {scope.time_to:%Y-%m-%d}"
+        time_range += f" ({scope.how})" if scope.how else ""
     else:
         time_range = "nothing published yet"
-    meta = [
-        ("Time range", time_range),
+    meta = [("Time range", time_range)]
+    if scope.published_from is not None:
+        meta.append(("Published", f"{scope.published_from} to {scope.published_to}"))
+    meta += [
         ("Symbols", ", ".join(scope.symbols) or "none"),
         ("Generated", f"{generated:%Y-%m-%d %H:%M} UTC"),
         ("Panels", f"{len(outcomes)}, {len(failed) or 'none'} failed"),

@@ -33,11 +33,14 @@ CHECKS: tuple[Check, ...] = (
     Check("not_null_prices", ERROR, "open, high, low, close, volume present and numeric"),
     Check("price_range", ERROR, "high >= low; open and close within [low, high]"),
     Check("positive_values", ERROR, "prices > 0 and volume >= 0"),
-    Check("unique_key", ERROR, "one row per (symbol, trade_date)"),
+    Check("unique_key", ERROR, "one row per (symbol, trade_date) in what publish would write"),
     Check("future_trade_date", ERROR, "no trade_date after the run date"),
     Check("weekend_trade_date", ERROR, "no trade_date on a Saturday or Sunday"),
-    Check("staging_not_empty", ERROR, "staging has rows when raw had rows in the window"),
+    Check("raw_layout", ERROR, "every raw object is in a dt=YYYY-MM-DD folder a raw table reads"),
+    Check(
+        "staging_not_empty", ERROR, "staging has rows when raw holds bars not published as they are"
+    ),
     Check("expected_symbols", WARNING, "every configured symbol has rows in this run"),
     Check("large_daily_move", WARNING, "|daily_return| within the configured threshold"),
-    Check("restatement", WARNING, "a staged bar equals the published bar with the same key"),
+    Check("restatement", WARNING, "a staged bar differs from the published bar it replaces"),
 )

@@ -7,13 +7,23 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+#: The raw zone's tables: the CSV objects the S3 sink lands, and the JSON lines Firehose
+#: delivers (read when the catalog has that table).
 RAW_TABLE = "raw_daily_prices"
+RAW_FIREHOSE_TABLE = "raw_firehose_daily_prices"
+RAW_TABLES = (RAW_TABLE, RAW_FIREHOSE_TABLE)
 PROD_TABLE = "daily_prices"
 DQ_TABLE = "dq_results"
+#: Per (symbol, year): first and last trade date and bar count, kept by publish so readers
+#: (the freshness panel) need not scan every year of daily_prices.
+SUMMARY_TABLE = "symbol_summary"
+#: The published rows a publish replaced (restated bars, recomputed neighbours), by run.
+REPLACED_TABLE = "daily_prices_replaced"
 
-#: daily_prices table properties: the last raw `dt` a publish consumed, and by which run.
-WATERMARK_PROPERTY = "stockpipe.watermark_dt"
-WATERMARK_RUN_PROPERTY = "stockpipe.watermark_run_id"
+#: daily_prices table properties: where the record of consumed raw objects is, and which run
+#: wrote it (the last publish).
+CONSUMED_RAW_PROPERTY = "stockpipe.consumed_raw"
+PUBLISHED_RUN_PROPERTY = "stockpipe.published_run_id"
 
 DEFAULT_MAX_DAILY_MOVE = 0.30
 DEFAULT_KEEP_VERSIONS = 3

@@ -103,6 +103,7 @@ def main(
         run_id = resolve_run_id(args, clients, moment)
         logger.info("step %s of run %s on %s", args.step, run_id, args.engine)
         engine = build_engine(args, clients)
+        engine.check_ready()
         return run_step(args, engine, config, run_id, as_of, moment, clients)
     except (ConfigError, EngineError, steps.WapError) as error:
         print(f"stockpipe wap {args.step} failed: {error}", file=sys.stderr)
@@ -174,7 +175,7 @@ def run_step(
         steps.drop_staging(engine, config, run_id)
         return 0
     if args.step == "create_staging":
-        steps.create_staging(engine, config, run_id)
+        steps.create_staging(engine, config, run_id, today=now.date())
         return 0
     if args.step == "audit":
         result = steps.audit(engine, config, run_id, as_of=as_of, checked_at=now)

@@ -2,8 +2,9 @@
 
 Every statement lives in `sql/*.sql` (checks in `sql/checks/*.sql`), written in Athena's
 dialect with `{name}` placeholders. Values go in through `string_literal` or validated
-identifiers and numbers only. Files are read with pkgutil so they also load from the zip
-that ships this package to Glue.
+identifiers and numbers only; `{prod_columns}` is production's column list from
+`runtime/schema.py`. Files are read with pkgutil so they also load from the zip that ships
+this package to Glue.
 """
 
 from __future__ import annotations
@@ -12,6 +13,11 @@ import pkgutil
 import re
 from collections.abc import Iterable
 from typing import Any
+
+from runtime.schema import PROD_COLUMNS
+
+#: daily_prices' columns in table order, as a SELECT list.
+PROD_COLUMN_LIST = ", ".join(name for name, _ in PROD_COLUMNS)
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 
@@ -26,7 +32,7 @@ def load(name: str) -> str:
 
 def render(name: str, **params: Any) -> str:
     """`sql/{name}.sql` with its placeholders filled from params."""
-    return load(name).format_map(params)
+    return load(name).format_map({"prod_columns": PROD_COLUMN_LIST, **params})
 
 
 def identifier(name: str) -> str:
@@ -46,6 +52,14 @@ def string_list(values: Iterable[str]) -> str:
     return ", ".join(f"'{string_literal(value)}'" for value in values)
 
 
-def subquery(name: str, **params: Any) -> str:
-    """A rendered file wrapped in parentheses, for use as a relation."""
-    return f"(\n{render(name, **params)}\n)"
+def empty_relation(columns: Iterable[tuple[str, str]] = PROD_COLUMNS) -> str:
+    """A relation with these (name, Athena type) columns and no rows: stands in for a table
+    that does not exist yet."""
+    casts = ", ".join(f"CAST(NULL AS {column_type}) AS {name}" for name, column_type in columns)
+    return f"(SELECT {casts} WHERE false)"
+
+
+def in_list(values: Iterable[Any]) -> str:
+    """The inside of an IN (...) list of numbers or pre-quoted values; `NULL` when empty, so
+    the predicate matches nothing instead of being invalid SQL."""
+    return ", ".join(str(value) for value in values) or "NULL"

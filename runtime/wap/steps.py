@@ -3,66 +3,67 @@
 drop_staging -> create_staging -> audit -> publish. Each step can be rerun on its own; the
 whole run can be rerun; neither duplicates nor loses a row of `daily_prices`.
 
-Watermark: `daily_prices` carries the table property `stockpipe.watermark_dt`, the newest raw
-`dt` partition a publish has consumed. A run reads raw partitions with `dt >= watermark`
-(inclusive), so objects rewritten or added to the watermark's own partition after it was
-published (a same-day rerun of ingestion, a symbol retried late) are still picked up; rows
-already published are filtered out by key at publish. Ingestion always writes `dt` = the
-ingest day, so bars arriving late for old trade dates land in a new partition and are read.
-The watermark moves only forward, and only after the publish swap succeeded; a run whose
-audit fails leaves it where it was, so the next run reads the (fixed) partitions again.
-Cost: each run re-reads the watermark's partition once more (one day of ingestion in steady
-state; after a backfill, the backfill partition, once).
+Exact increments: a run reads exactly the raw objects publishes have not consumed yet,
+wherever they landed (any `dt`, in any order: replays, late partitions, a same-day second
+ingestion, a re-landed object), from both raw tables; publish records them as consumed (see
+`store`), so nothing is read twice. Misplaced raw objects are never read and fail the audit.
 
-Staging has production's columns and is partitioned by `year` like it. Publish is a
-partition swap: each touched `year` that already has published rows is rewritten in full
-(published rows + new keys) to a fresh version prefix; a year with no published rows yet is
-exactly its staged partition, whose files are copied there instead (no re-encoding; a copy,
-so dropping staging never affects production). Then every new partition is repointed in the
-catalog in one all-or-nothing call. Production data is never modified in place; the last
-`keep_versions` version prefixes (and any still referenced) are kept for rollback.
+Staging holds every row publish must write: raw bars that are new or differ from their
+published bar, and published bars whose daily_return changes because the bar before them
+did. Publish merges staging into each touched `year` (staged rows replace published ones
+with the same key; the replaced rows go to `daily_prices_replaced`), swaps the years in
+atomically per partition (`store`), refreshes `symbol_summary` for them, then records the
+consumed raw objects. A year with no published rows yet is exactly its staged partition,
+whose files are copied (no re-encoding).
+
+One publisher at a time: staging records the daily_prices version it read; publish swaps
+and records only while daily_prices is still at that version, so a stale run (one started
+by hand while another published) is refused by name and never overwrites the other's rows
+or properties. drop_staging also sweeps what killed runs left (`store.sweep`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
-from runtime.wap import queries
+from runtime.wap import queries, raw_zone, store
 from runtime.wap.checks import CHECKS, ERROR, WARNING
 from runtime.wap.config import (
     DQ_TABLE,
     PROD_TABLE,
-    RAW_TABLE,
-    WATERMARK_PROPERTY,
-    WATERMARK_RUN_PROPERTY,
+    REPLACED_TABLE,
+    SUMMARY_TABLE,
     ConfigError,
     WapConfig,
     new_run_id,
     normalize_run_id,
 )
-from runtime.wap.engines.base import Engine, EngineError
+from runtime.wap.engines.base import ConcurrentWriteError, Engine
 
 logger = logging.getLogger(__name__)
 
-#: Sorts before every `dt`: the window start of a run with no watermark yet.
-NO_WATERMARK = "0000-00-00"
 #: How far back published closes are read to find a new bar's previous close. A symbol that
 #: did not trade for longer gets a NULL daily_return on its first bar back.
 PREVIOUS_CLOSE_LOOKBACK = timedelta(days=370)
 
-# Staging table properties: the raw window it was built from, and its audit verdict.
-WINDOW_FROM_PROPERTY = "stockpipe.window_from_dt"
-WINDOW_LAST_PROPERTY = "stockpipe.window_last_dt"
-#: Raw rows in the window when staging is empty (counted then), else the staged row count:
-#: all the staging_not_empty check needs.
-WINDOW_RAW_ROWS_PROPERTY = "stockpipe.window_raw_rows"
+# Staging table properties: what the audit needs from the raw listing, and its verdict.
+#: JSON list of the raw objects no raw table reads where they are.
+MISPLACED_RAW_PROPERTY = "stockpipe.misplaced_raw"
+#: Raw keys not published as they are, counted when staging is empty (else the staged rows).
+UNPUBLISHED_RAW_KEYS_PROPERTY = "stockpipe.unpublished_raw_keys"
 AUDIT_PROPERTY = "stockpipe.audit"
+#: The daily_prices version staging was built on ("" before the first publish): publish
+#: commits only on that version.
+PLANNED_VERSION_PROPERTY = "stockpipe.planned_on_version"
+#: symbol_summary property: year -> the daily_prices partition location it summarises.
+SUMMARY_SOURCES_PROPERTY = "stockpipe.summary_of"
+#: Every table the store writes: drop_staging sweeps their temporary tables and versions.
+STORE_TABLES = (PROD_TABLE, DQ_TABLE, SUMMARY_TABLE, REPLACED_TABLE)
 
 _STAGING_RUN_PREFIX = "run_id="
-_RAW_PARTITION_PREFIX = "dt="
 
 
 class WapError(RuntimeError):
@@ -80,9 +81,12 @@ class StagingSummary:
 class StagingResult:
     run_id: str
     table: str
-    watermark: str | None
-    window_last_dt: str | None
+    #: How many raw objects (not consumed before) staging read, and from which dt partitions.
+    raw_objects: int
+    raw_partitions: tuple[str, ...]
     staged_rows: int
+    #: Raw objects no raw table reads where they are (the audit fails on them).
+    misplaced_raw: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -129,10 +133,15 @@ class AuditResult:
 @dataclass(frozen=True)
 class PublishResult:
     run_id: str
+    #: Rows with a key that was not published before, and published rows staging replaced
+    #: (restated bars and the neighbours whose daily_return they changed).
     rows_added: int
+    rows_replaced: int
     years: tuple[int, ...]
-    watermark: str | None
+    raw_objects_recorded: int
     latest_trade_dates: dict[str, date]
+    #: True when this run had published already: nothing was written again.
+    already_published: bool = False
 
 
 @dataclass(frozen=True)
@@ -151,18 +160,12 @@ def staging_location(engine: Engine, config: WapConfig, run_id: str) -> str:
     return engine.location(f"{config.staging_prefix}{PROD_TABLE}/{_STAGING_RUN_PREFIX}{run_id}/")
 
 
-def read_watermark(engine: Engine) -> str | None:
-    """The newest raw dt a publish consumed, None before the first publish."""
-    if not engine.table_exists(PROD_TABLE):
-        return None
-    return engine.table_properties(PROD_TABLE).get(WATERMARK_PROPERTY) or None
-
-
 # -- step 1 ------------------------------------------------------------------------------
 
 
 def drop_staging(engine: Engine, config: WapConfig, run_id: str) -> list[str]:
-    """Drop this run's staging table and data, and any left behind by earlier runs.
+    """Drop this run's staging table and data, any left behind by earlier runs, and the
+    temporary tables and unreferenced version prefixes a killed run left (`store.sweep`).
 
     Safe when absent. Returns the run ids whose staging was dropped. Workflow runs are
     sequential (one at a time), so no other run is using an older staging table.
@@ -181,6 +184,9 @@ def drop_staging(engine: Engine, config: WapConfig, run_id: str) -> list[str]:
     for each in run_ids:
         _drop_run_staging(engine, config, each)
     logger.info("drop_staging: dropped staging of runs %s", ", ".join(run_ids))
+    swept = store.sweep(engine, config, (*STORE_TABLES, f"{PROD_TABLE}_staging"))
+    if swept:
+        logger.warning("drop_staging: removed what earlier runs left: %s", ", ".join(swept))
     return run_ids
 
 
@@ -192,24 +198,32 @@ def _drop_run_staging(engine: Engine, config: WapConfig, run_id: str) -> None:
 # -- step 2 ------------------------------------------------------------------------------
 
 
-def create_staging(engine: Engine, config: WapConfig, run_id: str) -> StagingResult:
-    """CTAS the run's staging table from the raw partitions at or after the watermark."""
+def create_staging(
+    engine: Engine, config: WapConfig, run_id: str, today: date | None = None
+) -> StagingResult:
+    """CTAS the run's staging table from the raw objects not consumed yet.
+
+    `today` (default: today, UTC) bounds the raw `dt` folders: a later one is misplaced.
+    """
     table = staging_table(run_id)
+    location = staging_location(engine, config, run_id)
     _drop_run_staging(engine, config, run_id)
-    watermark = read_watermark(engine)
-    window_from = queries.string_literal(watermark or NO_WATERMARK)
-    # Listed before staging reads raw, so the watermark never passes a partition it did not
-    # read (one that lands meanwhile is at or after it, and read next time).
-    window_last = _newest_raw_dt(engine, watermark or NO_WATERMARK)
+    # Read before anything of production is: publish commits only on this version.
+    planned_on = store.table_version(engine, PROD_TABLE)
+    listing = raw_zone.list_raw(engine, today or datetime.now(timezone.utc).date())
+    objects = raw_zone.unconsumed(listing, store.consumed_raw(engine))
+    raw_rows = raw_zone.rows_sql(listing, objects)
+    for key in listing.misplaced:
+        logger.warning("create_staging: %s is misplaced, no raw table reads it (raw_layout)", key)
     # Published closes are needed only back to the window's oldest trade date; before the
-    # first publish there are none, and the raw window is not read twice (unless the engine
-    # must know the window's years to split the staging write).
+    # first publish there are none, and the raw rows are not read twice (unless the engine
+    # must know their years to split the staging write).
     lookback = date(9999, 12, 31)
     years: tuple[int, int] | None = None
     published = engine.table_exists(PROD_TABLE)
-    if published or engine.MAX_PARTITIONS_PER_WRITE:
+    if objects and (published or engine.MAX_PARTITIONS_PER_WRITE):
         window = engine.fetchall(
-            queries.render("raw_window", watermark=window_from), name="raw_window"
+            queries.render("raw_window", raw_rows=raw_rows), name="raw_window"
         ).records()[0]
         if window["first_trade_date"] is not None:
             if published:
@@ -217,7 +231,7 @@ def create_staging(engine: Engine, config: WapConfig, run_id: str) -> StagingRes
             years = (int(window["first_year"]), int(window["last_year"]))
     select_sql = queries.render(
         "staging",
-        watermark=window_from,
+        raw_rows=raw_rows,
         published=_published_relation(engine),
         lookback_year=lookback.year,
         lookback_date=lookback.isoformat(),
@@ -225,49 +239,40 @@ def create_staging(engine: Engine, config: WapConfig, run_id: str) -> StagingRes
     )
     _write_staging(engine, config, run_id, select_sql, years)
     summary = _staging_summary(engine, table)
-    # Raw rows are counted only when staging is empty: that is when the audit needs them.
-    raw_rows = summary.staged_rows
-    if not summary.staged_rows:
-        raw_rows = engine.fetchall(
-            queries.render("raw_rows", watermark=window_from), name="raw_rows"
+    # Counted only when staging is empty: that is when the audit needs it.
+    unpublished = summary.staged_rows
+    if not summary.staged_rows and objects:
+        unpublished = engine.fetchall(
+            queries.render(
+                "raw_unpublished_keys", raw_rows=raw_rows, published=_published_relation(engine)
+            ),
+            name="raw_unpublished_keys",
         ).scalar()
+    store.stage_objects(engine, location, {each.key: each.fingerprint for each in objects})
     engine.set_table_properties(
         table,
         {
-            WINDOW_FROM_PROPERTY: watermark or NO_WATERMARK,
-            WINDOW_LAST_PROPERTY: window_last or "",
-            WINDOW_RAW_ROWS_PROPERTY: str(raw_rows),
+            MISPLACED_RAW_PROPERTY: json.dumps(list(listing.misplaced)),
+            UNPUBLISHED_RAW_KEYS_PROPERTY: str(unpublished),
+            PLANNED_VERSION_PROPERTY: planned_on,
         },
     )
     result = StagingResult(
         run_id=run_id,
         table=table,
-        watermark=watermark,
-        window_last_dt=window_last,
+        raw_objects=len(objects),
+        raw_partitions=tuple(sorted({each.dt for each in objects})),
         staged_rows=summary.staged_rows,
+        misplaced_raw=listing.misplaced,
     )
     logger.info(
-        "create_staging: %s rows staged from raw dt >= %s (newest dt %s) in %s",
+        "create_staging: %s rows staged in %s from %s raw objects not consumed before (dt %s)",
         result.staged_rows,
-        watermark or NO_WATERMARK,
-        result.window_last_dt,
         table,
+        result.raw_objects,
+        ", ".join(result.raw_partitions) or "none",
     )
     return result
-
-
-def _newest_raw_dt(engine: Engine, window_from: str) -> str | None:
-    """The newest raw `dt` partition at or after `window_from`, from the partition listing
-    (reading the raw rows for it would cost another full pass over the window)."""
-    values = [
-        name[len(_RAW_PARTITION_PREFIX) :]
-        for name in (
-            location.rstrip("/").rsplit("/", 1)[-1]
-            for location in engine.list_locations(engine.table_location(RAW_TABLE))
-        )
-        if name.startswith(_RAW_PARTITION_PREFIX)
-    ]
-    return max((value for value in values if value >= window_from), default=None)
 
 
 def _write_staging(
@@ -278,24 +283,26 @@ def _write_staging(
     years: tuple[int, int] | None,
 ) -> None:
     """CTAS staging partitioned by year, in slices of at most MAX_PARTITIONS_PER_WRITE years
-    (`years`: the window's first and last year, known whenever the engine has that limit)."""
+    (`years`: the raw rows' first and last year, known whenever the engine has that limit).
+    The last slice is open-ended: a recomputed neighbour may fall in the year after."""
     table = staging_table(run_id)
     location = staging_location(engine, config, run_id)
     limit = engine.MAX_PARTITIONS_PER_WRITE
-    if limit is None or years is None or years[1] - years[0] < limit:
+    if limit is None or years is None or years[1] - years[0] < limit - 1:
         engine.ctas(table, select_sql, location, partitioned_by="year", name="create_staging")
         return
+    firsts = list(range(years[0], years[1] + 2, limit))
     selects = [
         queries.render(
             "staging_years",
             staging_rows=select_sql,
             first_year=first,
-            last_year=min(first + limit - 1, years[1]),
+            last_year=first + limit - 1 if first != firsts[-1] else 9999,
             with_unknown_year="true" if first == years[0] else "false",
         )
-        for first in range(years[0], years[1] + 1, limit)
+        for first in firsts
     ]
-    _write_parts(engine, table, location, location, "year", selects, {}, None, run_id)
+    store.write_parts(engine, table, location, location, "year", selects, {}, None, run_id)
 
 
 # -- step 3 ------------------------------------------------------------------------------
@@ -318,14 +325,21 @@ def audit(
     as_of = as_of or moment.date()
     properties = engine.table_properties(table)
     summary = _staging_summary(engine, table)
+    published = _published_relation(engine)
+    staged_years = _staged_years(engine, table)
     params = {
         "staging": table,
         "as_of": as_of.isoformat(),
-        "watermark": queries.string_literal(properties.get(WINDOW_FROM_PROPERTY, NO_WATERMARK)),
-        "window_raw_rows": int(properties.get(WINDOW_RAW_ROWS_PROPERTY) or 0),
+        "unpublished_raw_keys": int(properties.get(UNPUBLISHED_RAW_KEYS_PROPERTY) or 0),
+        "misplaced_raw": queries.string_list(
+            json.loads(properties.get(MISPLACED_RAW_PROPERTY) or "[]")
+        ),
         "expected_symbols": queries.string_list(config.symbols),
         "max_daily_move": repr(float(config.max_daily_move)),
-        "published": _published_relation(engine),
+        "published": published,
+        "merged": queries.render(
+            "merged_years", published=published, staging=table, years=queries.in_list(staged_years)
+        ),
         "first_year": summary.first_year or 0,
         "last_year": summary.last_year or 0,
     }
@@ -344,7 +358,7 @@ def audit(
         checked_at=f"{moment:%Y-%m-%d %H:%M:%S}",
         run_id=run_id,
     )
-    _write_partitions(engine, config, DQ_TABLE, "run_id", [select_sql], run_id, moment)
+    store.write_partitions(engine, config, DQ_TABLE, "run_id", [select_sql], run_id, moment)
     result = AuditResult(run_id=run_id, results=tuple(_run_results(engine, run_id)))
     engine.set_table_properties(table, {AUDIT_PROPERTY: "passed" if result.ok else "failed"})
     for check in result.failed_warnings:
@@ -376,12 +390,16 @@ def _run_results(engine: Engine, run_id: str) -> list[CheckResult]:
 def publish(
     engine: Engine, config: WapConfig, run_id: str, now: datetime | None = None
 ) -> PublishResult:
-    """Add the audited staging rows whose (symbol, trade_date) is not published yet.
+    """Merge the audited staging rows into production and record the raw objects read.
 
-    Creates daily_prices on the first run. Atomic: the touched year partitions are written
-    (merged years) or copied from staging (years with no published rows) to a fresh prefix
-    and swapped in with one all-or-nothing catalog call; a failure before or during the swap
-    leaves production as it was.
+    Creates daily_prices on the first run. Atomic per partition: the touched years are
+    written (merged years) or copied from staging (years with no published rows) to a fresh
+    prefix and swapped in; a failure before or during the swap leaves production as it
+    was, and a rerun completes it. A second publish of a run that published is a no-op.
+
+    Swap and record happen only while daily_prices is at the version staging was built on:
+    if another run published since, this one is refused (WapError naming that run) and any
+    of its swap undone, so neither run's rows or properties are lost.
     """
     table = _require_staging(engine, run_id)
     staging_properties = engine.table_properties(table)
@@ -391,103 +409,189 @@ def publish(
         raise WapError(
             f"run {run_id} {reason}: publish refused (run the audit step and fix its errors)"
         )
+    if store.published_run(engine) == run_id:
+        return _already_published(engine, run_id)
+    lock = store.TableLock(
+        PROD_TABLE,
+        staging_properties.get(PLANNED_VERSION_PROPERTY, store.table_version(engine, PROD_TABLE)),
+    )
+    try:
+        store.check_lock(engine, lock)
+    except ConcurrentWriteError as conflict:
+        raise _stale(engine, run_id, conflict) from None
     moment = _utc(now)
-    staged_by_year = {
-        int(year): int(count)
-        for year, count in engine.fetchall(
-            queries.render("staged_rows_by_year", staging=table), name="staged_rows_by_year"
-        ).rows
-    }
     published_years: set[int] = set()
     if engine.table_exists(PROD_TABLE):
         published_years = {int(value) for value in engine.partitions(PROD_TABLE)}
-    # A year with no published rows gets exactly its staged rows: restated keys need a
-    # published row, so they only fall in years that have some.
-    new_by_year = {
-        year: count for year, count in staged_by_year.items() if year not in published_years
-    }
-    staged_partitions = engine.partitions(table)
-    copies = {str(year): staged_partitions[str(year)] for year in new_by_year}
-    merging = sorted(year for year in staged_by_year if year in published_years)
-    if merging:
-        rows = engine.fetchall(
-            queries.render(
-                "new_rows_by_year",
-                staging=table,
-                published=PROD_TABLE,
-                years=", ".join(str(year) for year in merging),
-            ),
-            name="new_rows_by_year",
-        )
-        new_by_year.update({int(year): int(count) for year, count in rows.rows})
-    merged = sorted(year for year in new_by_year if str(year) not in copies)
-    limit = engine.MAX_PARTITIONS_PER_WRITE or max(len(merged), 1)
-    selects = [
+    staged_years = _staged_years(engine, table)
+    merging = [year for year in staged_years if year in published_years]
+    counts = engine.fetchall(
         queries.render(
-            "merged_years",
-            published=PROD_TABLE,
+            "staged_rows_by_year",
             staging=table,
-            years=", ".join(str(year) for year in merged[start : start + limit]),
-        )
-        for start in range(0, len(merged), limit)
-    ]
-    years = sorted(new_by_year)
-    if years:
-        _write_partitions(
-            engine,
-            config,
-            PROD_TABLE,
-            "year",
-            selects,
-            run_id,
-            moment,
-            copies,
-            template_sql=queries.render("empty_daily_prices"),
-        )
-    watermark = _advance_watermark(
-        engine, staging_properties.get(WINDOW_LAST_PROPERTY) or None, run_id
-    )
+            published=_published_relation(engine),
+            years=queries.in_list(merging),
+        ),
+        name="staged_rows_by_year",
+    ).records()
+    replaced = sum(int(row["replaced_rows"]) for row in counts)
+    staged_partitions = engine.partitions(table)
+    # A year with no published rows gets exactly its staged rows.
+    copies = {
+        str(year): staged_partitions[str(year)]
+        for year in staged_years
+        if year not in published_years
+    }
+    if replaced:
+        _keep_replaced_rows(engine, config, table, merging, run_id, moment)
+    consumed = store.staged_objects(engine, staging_location(engine, config, run_id))
+    try:
+        if staged_years:
+            limit = engine.MAX_PARTITIONS_PER_WRITE or max(len(merging), 1)
+            selects = [
+                queries.render(
+                    "merged_years",
+                    published=PROD_TABLE,
+                    staging=table,
+                    years=queries.in_list(merging[start : start + limit]),
+                )
+                for start in range(0, len(merging), limit)
+            ]
+            store.write_partitions(
+                engine,
+                config,
+                PROD_TABLE,
+                "year",
+                selects,
+                run_id,
+                moment,
+                copies,
+                template_sql=f"SELECT * FROM {queries.empty_relation()} AS empty_daily_prices",
+                lock=lock,
+            )
+        if engine.table_exists(PROD_TABLE):
+            refresh_summary(engine, config, run_id, moment)
+        # A run that read nothing new (and swapped nothing) leaves the record and its run
+        # as they were.
+        if (consumed or lock.swapped) and engine.table_exists(PROD_TABLE):
+            store.record_consumed(engine, config, consumed, run_id, moment, lock)
+    except ConcurrentWriteError as conflict:
+        return _lost_race(engine, config, lock, run_id, moment, conflict)
+    if engine.table_exists(PROD_TABLE):
+        store.prune_table(engine, config, PROD_TABLE)
     result = PublishResult(
         run_id=run_id,
-        rows_added=sum(new_by_year.values()),
-        years=tuple(years),
-        watermark=watermark,
+        rows_added=sum(int(row["staged_rows"]) - int(row["published_rows"]) for row in counts),
+        rows_replaced=replaced,
+        years=tuple(staged_years),
+        raw_objects_recorded=len(consumed),
         latest_trade_dates=latest_trade_dates(engine),
     )
     logger.info(
-        "publish: run %s added %s rows in years %s; watermark %s",
+        "publish: run %s added %s rows and replaced %s in years %s; recorded %s raw objects",
         run_id,
         result.rows_added,
+        result.rows_replaced,
         list(result.years),
-        watermark,
+        result.raw_objects_recorded,
     )
     return result
 
 
-def latest_trade_dates(engine: Engine) -> dict[str, date]:
-    """Latest published trade date per symbol (recent two years of partitions)."""
-    if not engine.table_exists(PROD_TABLE):
-        return {}
-    years = [int(value) for value in engine.partitions(PROD_TABLE)]
-    if not years:
-        return {}
-    rows = engine.fetchall(
-        queries.render("latest_trade_dates", since_year=max(years) - 1),
-        name="latest_trade_dates",
+def _already_published(engine: Engine, run_id: str) -> PublishResult:
+    logger.info("publish: run %s has published already; nothing to do", run_id)
+    return PublishResult(
+        run_id=run_id,
+        rows_added=0,
+        rows_replaced=0,
+        years=(),
+        raw_objects_recorded=0,
+        latest_trade_dates=latest_trade_dates(engine),
+        already_published=True,
     )
-    return {symbol: latest for symbol, latest in rows.rows}
 
 
-def _advance_watermark(engine: Engine, window_last: str | None, run_id: str) -> str | None:
-    current = read_watermark(engine)
-    if not window_last or not engine.table_exists(PROD_TABLE):
-        return current
-    if current is not None and current >= window_last:
-        return current
+def _stale(engine: Engine, run_id: str, conflict: ConcurrentWriteError) -> WapError:
+    other = store.published_run(engine) or "another run"
+    return WapError(
+        f"publish of run {run_id} refused: run {other} published {PROD_TABLE} after this "
+        f"run's staging read it ({conflict}); nothing of run {run_id} is published, and "
+        f"run {other}'s rows and records are kept: start a new run (drop_staging, "
+        "create_staging, audit, publish) for whatever is still unpublished"
+    )
+
+
+def _lost_race(
+    engine: Engine,
+    config: WapConfig,
+    lock: store.TableLock,
+    run_id: str,
+    moment: datetime,
+    conflict: ConcurrentWriteError,
+) -> PublishResult:
+    """Another publish committed while this one was swapping: undo this one's swap where it
+    still shows, repair symbol_summary, then report (or, when the other publish was of this
+    same run, it already did the work: a no-op)."""
+    undone = store.undo_swap(engine, lock)
+    logger.warning("publish: run %s lost the race; put back partitions %s", run_id, undone)
+    if engine.table_exists(PROD_TABLE):
+        refresh_summary(engine, config, run_id, moment)
+    if store.published_run(engine) == run_id:
+        return _already_published(engine, run_id)
+    if engine.table_exists(REPLACED_TABLE):
+        engine.drop_partitions(REPLACED_TABLE, [run_id])
+    raise _stale(engine, run_id, conflict)
+
+
+def _keep_replaced_rows(
+    engine: Engine,
+    config: WapConfig,
+    staging: str,
+    years: list[int],
+    run_id: str,
+    moment: datetime,
+) -> None:
+    """Keep the published rows this publish replaces, before the swap replaces them."""
+    select_sql = queries.render(
+        "replaced_rows",
+        published=PROD_TABLE,
+        staging=staging,
+        years=queries.in_list(years),
+        run_id=run_id,
+    )
+    store.write_partitions(engine, config, REPLACED_TABLE, "run_id", [select_sql], run_id, moment)
+
+
+def refresh_summary(engine: Engine, config: WapConfig, run_id: str, moment: datetime) -> list[int]:
+    """Rewrite the symbol_summary years whose daily_prices partition changed since they were
+    summarised (after a crash between the two swaps too); returns those years."""
+    current = engine.partitions(PROD_TABLE)
+    sources: dict[str, str] = {}
+    if engine.table_exists(SUMMARY_TABLE):
+        sources = json.loads(
+            engine.table_properties(SUMMARY_TABLE).get(SUMMARY_SOURCES_PROPERTY) or "{}"
+        )
+    stale = sorted(int(year) for year, location in current.items() if sources.get(year) != location)
+    if not stale:
+        return []
+    limit = engine.MAX_PARTITIONS_PER_WRITE or len(stale)
+    selects = [
+        queries.render("summary_years", years=queries.in_list(stale[start : start + limit]))
+        for start in range(0, len(stale), limit)
+    ]
+    store.write_partitions(engine, config, SUMMARY_TABLE, "year", selects, run_id, moment)
     engine.set_table_properties(
-        PROD_TABLE, {WATERMARK_PROPERTY: window_last, WATERMARK_RUN_PROPERTY: run_id}
+        SUMMARY_TABLE, {SUMMARY_SOURCES_PROPERTY: json.dumps(current, sort_keys=True)}
     )
-    return window_last
+    return stale
+
+
+def latest_trade_dates(engine: Engine) -> dict[str, date]:
+    """Latest published trade date per symbol (from symbol_summary)."""
+    if not engine.table_exists(SUMMARY_TABLE):
+        return {}
+    rows = engine.fetchall(queries.render("latest_trade_dates"), name="latest_trade_dates")
+    return {symbol: latest for symbol, latest in rows.rows}
 
 
 # -- the whole run -----------------------------------------------------------------------
@@ -503,7 +607,7 @@ def run_all(
     """All four steps in order; stops before publish when an error-level check failed."""
     run_id = normalize_run_id(run_id) if run_id else new_run_id(now)
     drop_staging(engine, config, run_id)
-    staging = create_staging(engine, config, run_id)
+    staging = create_staging(engine, config, run_id, today=_utc(now).date())
     audit_result = audit(engine, config, run_id, as_of=as_of, checked_at=now)
     if not audit_result.ok:
         return RunResult(run_id, staging, audit_result, None)
@@ -531,121 +635,15 @@ def _staging_summary(engine: Engine, table: str) -> StagingSummary:
     )
 
 
+def _staged_years(engine: Engine, staging: str) -> list[int]:
+    return sorted(int(year) for year in engine.partitions(staging) if year.lstrip("-").isdigit())
+
+
 def _published_relation(engine: Engine) -> str:
     """daily_prices, or an empty relation of its shape before the first publish."""
     if engine.table_exists(PROD_TABLE):
         return PROD_TABLE
-    return queries.subquery("empty_daily_prices")
-
-
-def _write_partitions(
-    engine: Engine,
-    config: WapConfig,
-    table: str,
-    partition_column: str,
-    selects: Sequence[str],
-    run_id: str,
-    moment: datetime,
-    copies: dict[str, str] | None = None,
-    template_sql: str | None = None,
-) -> dict[str, str]:
-    """Write each SELECT's partitions, and copy each of `copies` (partition value -> location
-    holding exactly its data, in `table`'s layout), under one fresh version prefix, then swap
-    them all in.
-
-    The SELECTs' last column is `partition_column`. Creates `table` when it does not exist
-    yet, like the first write or, when there are only copies, like `template_sql` (an empty
-    SELECT of its shape). Returns the swapped-in partitions.
-    """
-    table_location = engine.location(f"{config.prod_prefix}{table}/")
-    version = f"{table_location}{moment:%Y%m%dT%H%M%S%f}Z_{run_id}/"
-    written = _write_parts(
-        engine,
-        table,
-        table_location,
-        version,
-        partition_column,
-        selects,
-        copies or {},
-        template_sql,
-        run_id,
-    )
-    _prune_versions(engine, config, table)
-    return written
-
-
-def _write_parts(
-    engine: Engine,
-    table: str,
-    table_location: str,
-    root: str,
-    partition_column: str,
-    selects: Sequence[str],
-    copies: dict[str, str],
-    template_sql: str | None,
-    run_id: str,
-) -> dict[str, str]:
-    """CTAS each SELECT to `{root}part-N/`, copy each partition of `copies` to
-    `{root}copy/{column}={value}/`, then point `table` at all of them in one swap (creating
-    it at `table_location` when absent)."""
-    written: dict[str, str] = {}
-    temps: list[str] = []
-    try:
-        for index, select_sql in enumerate(selects):
-            temp = queries.identifier(f"{table}_write_{run_id}_{index}")
-            engine.drop_table(temp)
-            temps.append(temp)
-            engine.ctas(
-                temp,
-                select_sql,
-                f"{root}part-{index}/",
-                partitioned_by=partition_column,
-                name=f"write {table} part {index}",
-            )
-            written.update(engine.partitions(temp))
-        for value, source in sorted(copies.items()):
-            target = f"{root}copy/{partition_column}={value}/"
-            engine.copy_location(source, target)
-            written[value] = target
-        if not engine.table_exists(table):
-            if not temps:
-                # Only copies: model the table on an empty CTAS of its shape (the copies'
-                # own staging table carries the run's properties, which must not leak).
-                if template_sql is None:
-                    raise WapError(f"cannot create {table}: nothing was written to model it on")
-                template = queries.identifier(f"{table}_template_{run_id}")
-                engine.drop_table(template)
-                temps.append(template)
-                engine.ctas(
-                    template,
-                    template_sql,
-                    f"{root}template/",
-                    partitioned_by=partition_column,
-                    name=f"create {table}",
-                )
-            engine.create_table_like(table, temps[0], table_location)
-        engine.replace_partitions(table, written)
-    finally:
-        for temp in temps:
-            try:
-                engine.drop_table(temp)
-            except EngineError:
-                logger.exception("could not drop the temporary table %s", temp)
-    return written
-
-
-def _prune_versions(engine: Engine, config: WapConfig, table: str) -> list[str]:
-    """Delete version prefixes older than the newest `keep_versions` that nothing points at."""
-    live = list(engine.partitions(table).values())
-    versions = engine.list_locations(engine.location(f"{config.prod_prefix}{table}/"))
-    stale = [
-        version
-        for version in versions[: -config.keep_versions]
-        if not any(location.startswith(version) for location in live)
-    ]
-    for version in stale:
-        engine.delete_location(version)
-    return stale
+    return queries.empty_relation()
 
 
 def _utc(moment: datetime | None) -> datetime:

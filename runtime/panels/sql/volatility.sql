@@ -1,8 +1,9 @@
 -- Annualised Garman-Klass volatility over a rolling window of 20 trading days.
 -- Per day: gk = 0.5 * ln(high / low)^2 - (2 ln 2 - 1) * ln(close / open)^2 (a variance);
 -- shown: sqrt(252 * mean of the last 20 days' gk), a fraction per year.
--- The inner query reads 40 calendar days before the range so the first day in the
--- range already has a full window; days without a full window are not shown.
+-- The inner query reads 40 calendar days before the range (20 trading days span about four
+-- weeks, holidays included) so the first day in the range already has a full window, and
+-- only the year partitions those days fall in; days without a full window are not shown.
 WITH daily AS (
     SELECT
         symbol,
@@ -11,7 +12,8 @@ WITH daily AS (
     FROM daily_prices
     WHERE trade_date BETWEEN date_add('day', -40, CAST($__timeFrom() AS date))
         AND CAST($__timeTo() AS date)
-        AND year BETWEEN year($__timeFrom()) - 1 AND year($__timeTo())
+        AND year BETWEEN year(date_add('day', -40, CAST($__timeFrom() AS date)))
+            AND year($__timeTo())
         AND symbol IN (${symbol:sqlstring})
 ),
 windowed AS (

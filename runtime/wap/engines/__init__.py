@@ -8,9 +8,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime.wap.engines.base import Engine, EngineError, QueryResult
+from runtime.wap.engines.base import (
+    ConcurrentWriteError,
+    Engine,
+    EngineError,
+    QueryResult,
+    StoredObject,
+)
 
-__all__ = ["ENGINE_KINDS", "Engine", "EngineError", "QueryResult", "create_engine"]
+__all__ = [
+    "ENGINE_KINDS",
+    "ConcurrentWriteError",
+    "Engine",
+    "EngineError",
+    "QueryResult",
+    "StoredObject",
+    "create_engine",
+]
 
 ENGINE_KINDS = ("athena", "duckdb")
 

@@ -20,7 +20,13 @@ from typing import Any, Callable
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from runtime.wap.engines.base import Engine, EngineError, QueryResult
+from runtime.wap.engines.base import (
+    ConcurrentWriteError,
+    Engine,
+    EngineError,
+    QueryResult,
+    StoredObject,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +34,7 @@ logger = logging.getLogger(__name__)
 ClientFactory = Callable[[str], Any]
 
 # Error codes AWS returns when it rejected a request without doing anything, so sending the
-# same request again is safe. Anything else (and every FAILED query) is reported, not retried.
+# same request again is safe. Anything else is reported, not retried.
 THROTTLING_CODES = frozenset(
     {
         "ThrottlingException",
@@ -38,6 +44,12 @@ THROTTLING_CODES = frozenset(
         "SlowDown",
     }
 )
+#: Glue refused a request because another writer changed the same entity meanwhile. Nothing
+#: was applied, so the same request is safe to send again, except an update computed from
+#: what was read before (set_table_properties re-reads instead).
+CONFLICT_CODE = "ConcurrentModificationException"
+#: Athena's AthenaError.ErrorCategory of a query that failed for its SQL (1 system, 3 other).
+USER_ERROR_CATEGORY = 2
 
 # Glue and S3 per-request limits.
 GLUE_PARTITION_BATCH = 100
@@ -76,6 +88,8 @@ _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\Z")
 _TIMESTAMP = re.compile(r"(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?\Z")
 
 _RAISE = object()
+#: Glue's and S3's answers for a table or object that does not exist.
+_NOT_FOUND_CODES = frozenset({"EntityNotFoundException", "NoSuchKey"})
 
 
 class AthenaEngine(Engine):
@@ -100,6 +114,10 @@ class AthenaEngine(Engine):
     THROTTLE_MAX_DELAY = 30.0
     #: Rows per get_query_results call (Athena's maximum).
     RESULT_PAGE_SIZE = 1000
+    #: Queries that FAILED with AthenaError.Retryable (and not for their SQL): attempts in
+    #: all, and the wait before the second (doubling).
+    QUERY_ATTEMPTS = 3
+    QUERY_RETRY_FIRST_DELAY = 2.0
 
     def __init__(
         self,
@@ -131,6 +149,28 @@ class AthenaEngine(Engine):
         self._glue = client_factory("glue")
         self._s3 = client_factory("s3")
 
+    def check_ready(self) -> None:
+        what = f"checking Athena workgroup {self.workgroup}"
+        found = self._call(what, self._athena.get_work_group, WorkGroup=self.workgroup)
+        workgroup = found["WorkGroup"]
+        configuration = workgroup.get("Configuration", {})
+        if configuration.get("EnforceWorkGroupConfiguration"):
+            raise EngineError(
+                f"Athena workgroup {self.workgroup} enforces its configuration "
+                "(EnforceWorkGroupConfiguration = true, 'Override client-side settings'), and "
+                "Athena then fails every CTAS that names an external_location, as every write "
+                "of this job does: run the job in an ETL workgroup that does not enforce its "
+                "configuration and has a query result location"
+            )
+        if not configuration.get("ResultConfiguration", {}).get("OutputLocation"):
+            raise EngineError(
+                f"Athena workgroup {self.workgroup} has no query result location "
+                "(ResultConfiguration.OutputLocation): set one, the job's queries write their "
+                "results there"
+            )
+        if workgroup.get("State", "ENABLED") != "ENABLED":
+            raise EngineError(f"Athena workgroup {self.workgroup} is {workgroup['State']}")
+
     # -- SQL ---------------------------------------------------------------------------
 
     def render(self, sql: str) -> str:
@@ -158,28 +198,34 @@ class AthenaEngine(Engine):
         name: str = "ctas",
     ) -> None:
         _check_identifier(table, f"{name}: table name")
-        bucket, prefix = self._s3_parts(location, f"{name}: external_location")
-        properties = [
-            "format = 'PARQUET'",
-            "write_compression = 'SNAPPY'",
-            f"external_location = '{location}'",
-        ]
+        self._s3_parts(location, f"{name}: external_location")
         if partitioned_by is not None:
             _check_identifier(partitioned_by, f"{name}: partition column")
-            properties.append(f"partitioned_by = ARRAY['{partitioned_by}']")
-        # Athena fails a CTAS into a non-empty location only after running the whole SELECT
-        # (HIVE_PATH_ALREADY_EXISTS); checking first is cheaper and says what to do.
-        existing = self._first_key(f"{name}: checking that {location} is empty", bucket, prefix)
-        if existing is not None:
-            raise EngineError(
-                f"{name}: cannot create {self.database}.{table} at {location}: the location "
-                f"already holds data (e.g. s3://{bucket}/{existing}); "
-                "an Athena CTAS needs an empty external_location, so delete that prefix first "
-                "or write to a fresh one"
-            )
-        with_clause = ",\n    ".join(properties)
-        sql = f"CREATE TABLE {table}\nWITH (\n    {with_clause}\n)\nAS\n{self.render(select_sql)}"
-        self._run(sql, name)
+        select_sql = self.render(select_sql)
+        attempt = 1
+        target = location
+        while True:
+            # Athena fails a CTAS into a non-empty location only after running the whole
+            # SELECT (HIVE_PATH_ALREADY_EXISTS); checking first is cheaper and says what to do.
+            bucket, prefix = self._s3_parts(target, f"{name}: external_location")
+            existing = self._first_key(f"{name}: checking that {target} is empty", bucket, prefix)
+            if existing is not None:
+                raise EngineError(
+                    f"{name}: cannot create {self.database}.{table} at {target}: the location "
+                    f"already holds data (e.g. s3://{bucket}/{existing}); "
+                    "an Athena CTAS needs an empty external_location, so delete that prefix "
+                    "first or write to a fresh one"
+                )
+            try:
+                self._run_once(_ctas_sql(table, select_sql, target, partitioned_by), name)
+                return
+            except _FailedQuery as failure:
+                self._before_query_retry(failure, attempt, name)
+            # The failed attempt may have left part of its files (and, rarely, its table):
+            # the next one writes to a fresh child prefix nothing reads.
+            self.drop_table(table)
+            attempt += 1
+            target = f"{location}attempt-{attempt}/"
 
     def drop_table(self, table: str) -> None:
         self._call(
@@ -189,6 +235,18 @@ class AthenaEngine(Engine):
             DatabaseName=self.database,
             Name=table,
         )
+
+    def tables(self) -> list[str]:
+        names: list[str] = []
+        request: dict[str, Any] = {"DatabaseName": self.database}
+        while True:
+            page = self._call(
+                f"listing the tables of {self.database}", self._glue.get_tables, **request
+            )
+            names.extend(table["Name"] for table in page.get("TableList", []))
+            if not page.get("NextToken"):
+                return sorted(names)
+            request["NextToken"] = page["NextToken"]
 
     def create_table_like(self, table: str, like: str, location: str) -> None:
         _check_identifier(table, "table name")
@@ -213,7 +271,7 @@ class AthenaEngine(Engine):
             },
         )
 
-    # -- partitions (the atomic publish) -------------------------------------------------
+    # -- partitions (the swap) -------------------------------------------------------------
 
     def partitions(self, table: str) -> dict[str, str]:
         return {
@@ -273,23 +331,67 @@ class AthenaEngine(Engine):
             "%s: created %d and repointed %d partitions", what, len(to_create), len(to_update)
         )
 
-    # -- table properties (the watermark) ------------------------------------------------
+    def drop_partitions(self, table: str, values: list[str]) -> None:
+        what = f"dropping partitions of {self.database}.{table}"
+        for batch in _chunks(sorted(values), GLUE_DELETE_PARTITION_BATCH):
+            response = self._call(
+                f"{what}: {', '.join(batch)}",
+                self._glue.batch_delete_partition,
+                DatabaseName=self.database,
+                TableName=table,
+                PartitionsToDelete=[{"Values": [value]} for value in batch],
+            )
+            _raise_entry_errors(response, what, ignore=("EntityNotFoundException",))
+
+    # -- table properties and versions (the publish lock) -----------------------------------
 
     def table_properties(self, table: str) -> dict[str, str]:
         found = self._require_table(table, f"reading properties of {self.database}.{table}")
         return dict(found.get("Parameters", {}))
 
-    def set_table_properties(self, table: str, properties: dict[str, str]) -> None:
+    def table_version(self, table: str) -> str:
+        found = self._require_table(table, f"reading the version of {self.database}.{table}")
+        return str(found.get("VersionId", ""))
+
+    def set_table_properties(
+        self, table: str, properties: dict[str, str], expected_version: str | None = None
+    ) -> None:
         what = f"setting properties of {self.database}.{table}"
         for key, value in properties.items():
             if not isinstance(key, str) or not isinstance(value, str):
                 raise EngineError(f"{what}: {key!r}={value!r} is not a string pair")
-        current = self._require_table(table, what)
-        table_input = {key: current[key] for key in _TABLE_INPUT_KEYS if key in current}
-        table_input["Parameters"] = {**current.get("Parameters", {}), **properties}
-        self._call(
-            what, self._glue.update_table, DatabaseName=self.database, TableInput=table_input
-        )
+        delay = self.THROTTLE_FIRST_DELAY
+        attempt = 1
+        while True:
+            current = self._require_table(table, what)
+            version = str(current.get("VersionId", ""))
+            if expected_version is not None and version != expected_version:
+                raise ConcurrentWriteError(
+                    f"{what}: the table is at version {version}, not {expected_version}: "
+                    "another writer changed it"
+                )
+            table_input = {key: current[key] for key in _TABLE_INPUT_KEYS if key in current}
+            table_input["Parameters"] = {**current.get("Parameters", {}), **properties}
+            try:
+                # VersionId: Glue refuses the update if another writer updated the table since
+                # it was read. SkipArchive: a property change needs no archived table version.
+                self._call(
+                    what,
+                    self._glue.update_table,
+                    retry_conflicts=False,
+                    DatabaseName=self.database,
+                    TableInput=table_input,
+                    VersionId=version,
+                    SkipArchive=True,
+                )
+                return
+            except ConcurrentWriteError:
+                if expected_version is not None or attempt >= self.THROTTLE_ATTEMPTS:
+                    raise
+            logger.warning("%s: changed meanwhile, merging again in %.1f s", what, delay)
+            self._sleep(delay)
+            delay = min(delay * 2, self.THROTTLE_MAX_DELAY)
+            attempt += 1
 
     def table_location(self, table: str) -> str:
         found = self._require_table(table, f"reading the location of {self.database}.{table}")
@@ -314,6 +416,38 @@ class AthenaEngine(Engine):
                 f"s3://{bucket}/{common['Prefix']}" for common in page.get("CommonPrefixes", [])
             )
         return sorted(children)
+
+    def list_objects(self, location: str) -> list[StoredObject]:
+        bucket, prefix = self._s3_parts(location, "listing objects")
+        objects = [
+            StoredObject(f"s3://{bucket}/{item['Key']}", item["ETag"])
+            for page in self._s3_pages(f"listing {location}", Bucket=bucket, Prefix=prefix)
+            for item in page.get("Contents", [])
+        ]
+        return sorted(objects, key=lambda stored: stored.location)
+
+    def read_text(self, location: str) -> str | None:
+        bucket, key = self._object_parts(location, "reading an object")
+        response = self._call(
+            f"reading {location}", self._s3.get_object, not_found=None, Bucket=bucket, Key=key
+        )
+        if response is None:
+            return None
+        try:
+            return response["Body"].read().decode("utf-8")
+        except (BotoCoreError, UnicodeDecodeError) as error:
+            raise EngineError(f"reading {location}: {error}") from error
+
+    def write_text(self, location: str, text: str) -> None:
+        bucket, key = self._object_parts(location, "writing an object")
+        self._call(
+            f"writing {location}",
+            self._s3.put_object,
+            Bucket=bucket,
+            Key=key,
+            Body=text.encode("utf-8"),
+            ContentType="application/json",
+        )
 
     def copy_location(self, source: str, target: str) -> None:
         what = f"copying {source} to {target}"
@@ -392,6 +526,33 @@ class AthenaEngine(Engine):
     # -- Athena queries ------------------------------------------------------------------
 
     def _run(self, sql: str, name: str) -> str:
+        """Run one statement (again, as a new query, while it fails retryably); return its
+        query execution id."""
+        attempt = 1
+        while True:
+            try:
+                return self._run_once(sql, name)
+            except _FailedQuery as failure:
+                self._before_query_retry(failure, attempt, name)
+            attempt += 1
+
+    def _before_query_retry(self, failure: _FailedQuery, attempt: int, name: str) -> None:
+        """Wait before retrying a failed query, or raise `failure` when it must not be."""
+        if not failure.retryable:
+            raise failure
+        if attempt >= self.QUERY_ATTEMPTS:
+            raise EngineError(f"{failure} (after {attempt} attempts)") from failure
+        delay = self.QUERY_RETRY_FIRST_DELAY * 2 ** (attempt - 1)
+        logger.warning(
+            "%s: Athena marked the failure retryable; attempt %d in %.1f s: %s",
+            name,
+            attempt + 1,
+            delay,
+            failure,
+        )
+        self._sleep(delay)
+
+    def _run_once(self, sql: str, name: str) -> str:
         """Start one statement, wait for it, return its query execution id."""
         query = self.render(sql)
         logger.debug("%s SQL:\n%s", name, query)
@@ -431,14 +592,18 @@ class AthenaEngine(Engine):
                 )
                 return
             if state in ("FAILED", "CANCELLED"):
+                error = status.get("AthenaError", {})
                 reason = (
                     status.get("StateChangeReason")
-                    or status.get("AthenaError", {}).get("ErrorMessage")
+                    or error.get("ErrorMessage")
                     or f"Athena gave no reason (state {state})"
                 )
-                raise EngineError(
+                raise _FailedQuery(
                     f"{name} failed: {reason} "
-                    f"(Athena query {query_id}, {state}, workgroup {self.workgroup})"
+                    f"(Athena query {query_id}, {state}, workgroup {self.workgroup})",
+                    retryable=state == "FAILED"
+                    and error.get("Retryable") is True
+                    and error.get("ErrorCategory") != USER_ERROR_CATEGORY,
                 )
             # QUEUED or RUNNING; Athena may also move a query back to QUEUED after a transient
             # error and retry it itself, so keep waiting.
@@ -609,6 +774,17 @@ class AthenaEngine(Engine):
             )
         return bucket, prefix
 
+    def _object_parts(self, location: str, what: str) -> tuple[str, str]:
+        """(bucket, key) of an s3://bucket/key object location under the data bucket."""
+        bucket, key = "", ""
+        if isinstance(location, str) and location.startswith("s3://"):
+            bucket, _, key = location[len("s3://") :].partition("/")
+        if bucket != self.data_bucket or not key or key.endswith("/"):
+            raise EngineError(
+                f"{what}: {location!r} is not an object under s3://{self.data_bucket}/"
+            )
+        return bucket, key
+
     def _first_key(self, what: str, bucket: str, prefix: str) -> str | None:
         """Some object key under `prefix`, or None when the prefix is empty."""
         listing = self._call(
@@ -627,10 +803,19 @@ class AthenaEngine(Engine):
 
     # -- every AWS call ------------------------------------------------------------------
 
-    def _call(self, what: str, method: Callable[..., dict], not_found: Any = _RAISE, **kwargs):
-        """Call AWS, retrying only throttling; errors become EngineError naming `what`.
+    def _call(
+        self,
+        what: str,
+        method: Callable[..., dict],
+        not_found: Any = _RAISE,
+        retry_conflicts: bool = True,
+        **kwargs,
+    ):
+        """Call AWS, retrying (bounded, with backoff) only what was refused without effect:
+        throttling and, unless `retry_conflicts` is False, Glue's concurrent-modification
+        refusal. Errors become EngineError naming `what` (ConcurrentWriteError for a conflict).
 
-        With `not_found` given, Glue's EntityNotFoundException returns it instead of raising.
+        With `not_found` given, a missing Glue entity or S3 object returns it instead of raising.
         """
         delay = self.THROTTLE_FIRST_DELAY
         attempt = 1
@@ -639,20 +824,43 @@ class AthenaEngine(Engine):
                 return method(**kwargs)
             except ClientError as error:
                 code = error.response.get("Error", {}).get("Code", "")
-                if code == "EntityNotFoundException" and not_found is not _RAISE:
+                if code in _NOT_FOUND_CODES and not_found is not _RAISE:
                     return not_found
-                if code in THROTTLING_CODES and attempt < self.THROTTLE_ATTEMPTS:
+                retryable = code in THROTTLING_CODES or (code == CONFLICT_CODE and retry_conflicts)
+                if retryable and attempt < self.THROTTLE_ATTEMPTS:
                     logger.warning(
-                        "%s: throttled (%s), retry %d in %.1f s", what, code, attempt, delay
+                        "%s: refused (%s), retry %d in %.1f s", what, code, attempt, delay
                     )
                     self._sleep(delay)
                     delay = min(delay * 2, self.THROTTLE_MAX_DELAY)
                     attempt += 1
                     continue
                 message = error.response.get("Error", {}).get("Message", str(error))
-                raise EngineError(f"{what}: {code}: {message}") from error
+                failure = ConcurrentWriteError if code == CONFLICT_CODE else EngineError
+                raise failure(f"{what}: {code}: {message}") from error
             except BotoCoreError as error:
                 raise EngineError(f"{what}: {error}") from error
+
+
+class _FailedQuery(EngineError):
+    """A query that ended FAILED or CANCELLED; `retryable` when Athena says running it again
+    may succeed and it did not fail for its SQL."""
+
+    def __init__(self, message: str, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+def _ctas_sql(table: str, select_sql: str, location: str, partitioned_by: str | None) -> str:
+    properties = [
+        "format = 'PARQUET'",
+        "write_compression = 'SNAPPY'",
+        f"external_location = '{location}'",
+    ]
+    if partitioned_by is not None:
+        properties.append(f"partitioned_by = ARRAY['{partitioned_by}']")
+    with_clause = ",\n    ".join(properties)
+    return f"CREATE TABLE {table}\nWITH (\n    {with_clause}\n)\nAS\n{select_sql}"
 
 
 def _check_identifier(name: str, what: str) -> None:

@@ -9,14 +9,19 @@ Conventions every engine follows:
   table names; the engine resolves them in its database/catalog and transpiles in `render`.
 - Table names are lower-case identifiers (`[a-z_][a-z0-9_]*`), validated by the steps.
 - A *location* is an opaque string from `location()` (`s3://bucket/prefix/` on Athena, an
-  absolute directory path on DuckDB). Every location an engine returns ends with "/".
+  absolute directory path on DuckDB). Every location of a prefix ends with "/"; the location
+  of one object (`list_objects`, `read_text`, `write_text`) does not, and is exactly what the
+  raw tables' `"$path"` column holds for the rows read from it.
 - Partitioned tables have exactly one partition column (`year` for `daily_prices`, `run_id`
   for `dq_results`); partition values are passed and returned as strings (`"2024"`).
 - Catalog-only verbs (`drop_table`, `create_table_like`, `replace_partitions`,
-  `set_table_properties`) never touch data files; only `delete_location` deletes data, and
-  `copy_location` writes copies (never links), so deleting its source cannot affect them.
+  `drop_partitions`, `set_table_properties`) never touch data files; only `delete_location`
+  deletes data, and `copy_location` writes copies (never links), so deleting its source
+  cannot affect them.
 - Every failure is raised as `EngineError` whose message names the query or table and
-  carries the engine's own reason.
+  carries the engine's own reason. Engines retry only what is safe to repeat (throttling, a
+  catalog call refused for a concurrent modification, a query the engine marks retryable,
+  each retry of a CTAS at a fresh location); a query that failed for its SQL never is.
 """
 
 from __future__ import annotations
@@ -27,6 +32,22 @@ from typing import Any
 
 class EngineError(RuntimeError):
     """A query or catalog call failed; the message names the query/table and the reason."""
+
+
+class ConcurrentWriteError(EngineError):
+    """A versioned table write found the table at another version: another writer changed
+    it since the version was read. Nothing was written."""
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """One object (file) in storage."""
+
+    #: Its full location, as the raw tables' `"$path"` column shows it.
+    location: str
+    #: Changes whenever the object's content is replaced (S3: the ETag; locally: size and
+    #: modification time), so a re-landed object is seen as new.
+    fingerprint: str
 
 
 @dataclass(frozen=True)
@@ -66,13 +87,23 @@ class Engine:
         """Athena SQL in this engine's dialect; the only place SQL is transpiled."""
         raise NotImplementedError
 
+    def check_ready(self) -> None:
+        """Raise EngineError, before any work, when the engine's environment cannot run the
+        steps (the default has nothing to check).
+
+        Athena: get_work_group; a workgroup that enforces its configuration fails every CTAS
+        with an external_location, and one without a result location fails every query.
+        """
+
     def execute(self, sql: str, name: str = "query") -> None:
         """Run one statement (no result wanted). `name` identifies it in logs and errors.
 
         Athena: start_query_execution in the configured workgroup with the configured
         database as QueryExecutionContext, poll get_query_execution with backoff until a final
         state; FAILED/CANCELLED -> EngineError(f"{name} failed: {StateChangeReason}").
-        Throttling may be retried; a FAILED query never is.
+        Throttling is retried, and so is a FAILED query whose AthenaError says Retryable (a
+        bounded number of times, with backoff, as a new query); one that failed for its SQL
+        (not retryable) never is.
         """
         raise NotImplementedError
 
@@ -102,6 +133,10 @@ class Engine:
         registered on `table` (so `partitions(table)` lists them). Column names and types
         come from the SELECT, which casts everything explicitly.
 
+        A retried attempt writes under a fresh child of `location` (`{location}attempt-N/`),
+        never where a failed attempt may have left part of its files; `partitions(table)` and
+        `table_location(table)` say where the data is, so callers never assume the path.
+
         Athena: `CREATE TABLE {table} WITH (format = 'PARQUET', write_compression = 'SNAPPY',
         external_location = '{location}'[, partitioned_by = ARRAY['{column}']]) AS {select}`.
         """
@@ -111,6 +146,13 @@ class Engine:
         """Remove `table` (and its partitions) from the catalog; safe when absent.
 
         Never deletes data files (Athena/Glue external tables keep them).
+        """
+        raise NotImplementedError
+
+    def tables(self) -> list[str]:
+        """The names of every table in the catalog (database), sorted.
+
+        Glue: get_tables, paginated.
         """
         raise NotImplementedError
 
@@ -125,7 +167,7 @@ class Engine:
         """
         raise NotImplementedError
 
-    # -- partitions (the atomic publish) -------------------------------------------------
+    # -- partitions (the swap) -------------------------------------------------------------
 
     def partitions(self, table: str) -> dict[str, str]:
         """Partition value -> location of every partition of `table` ({} when it has none).
@@ -135,28 +177,57 @@ class Engine:
         raise NotImplementedError
 
     def replace_partitions(self, table: str, partitions: dict[str, str]) -> None:
-        """Point each partition value of `table` at the given location, all or nothing.
+        """Point each partition value of `table` at the given location.
 
         Creates the partitions that do not exist yet and repoints the ones that do
         (their StorageDescriptor copied from the table's, Location replaced). Values not in
         `partitions` are left untouched. On any failure the partitions already changed are
         restored to their previous state (repointed back / deleted) before EngineError is
-        raised, so readers see either every new location or none of them.
-        Glue: batch_create_partition + batch_update_partition (check the per-entry Errors
-        lists in the responses), compensating calls on failure.
+        raised, so after the call the table has every new location, or (on EngineError) none.
+
+        What a reader sees *during* the call is engine-specific, and only this is promised:
+        each partition is at its old location or at its new one, never partial, and a
+        partition that existed never disappears. On Glue the swap becomes visible partition
+        by partition (Glue has no multi-partition transaction): a query running during a
+        multi-year swap can read new 2022 next to old 2024. The DuckDB engine swaps every
+        partition at once (one catalog file replace).
+        Glue: batch_create_partition + batch_update_partition in batches of 100 (check the
+        per-entry Errors lists in the responses), compensating calls on failure.
         """
         raise NotImplementedError
 
-    # -- table properties (the watermark) ------------------------------------------------
+    def drop_partitions(self, table: str, values: list[str]) -> None:
+        """Remove these partitions of `table` from the catalog (their data stays); values
+        that do not exist are skipped. Glue: batch_delete_partition in batches of 25."""
+        raise NotImplementedError
+
+    # -- table properties and versions (the publish lock) -----------------------------------
 
     def table_properties(self, table: str) -> dict[str, str]:
         """The user properties of `table` (Glue Table.Parameters), {} when none."""
         raise NotImplementedError
 
-    def set_table_properties(self, table: str, properties: dict[str, str]) -> None:
+    def table_version(self, table: str) -> str:
+        """The table's version: an opaque token that every `set_table_properties` of `table`
+        changes. Partition changes do not change it (nor do they on Glue).
+
+        Glue: get_table -> VersionId; DuckDB: a counter in the table's catalog entry.
+        """
+        raise NotImplementedError
+
+    def set_table_properties(
+        self, table: str, properties: dict[str, str], expected_version: str | None = None
+    ) -> None:
         """Merge `properties` into the table's properties (other keys are kept).
 
-        Glue: get_table -> update_table with the same TableInput and merged Parameters.
+        With `expected_version`, the write happens only if the table is still at that version
+        (from `table_version`); otherwise it raises ConcurrentWriteError and writes nothing.
+        Without it, a concurrent change is never lost either: the merge is re-read and
+        applied again on the current version. Either way the write changes the version.
+        Glue: get_table -> update_table(VersionId=<the version read or expected>,
+        SkipArchive=True, the same TableInput with merged Parameters); a
+        ConcurrentModificationException is ConcurrentWriteError with `expected_version`, and
+        a re-read and retry (bounded, with backoff) without it.
         """
         raise NotImplementedError
 
@@ -182,6 +253,19 @@ class Engine:
         """Immediate child "directories" of `location`, full locations ending with "/",
         sorted by name ([] when absent). S3: list_objects_v2 with Delimiter="/", paginated.
         """
+        raise NotImplementedError
+
+    def list_objects(self, location: str) -> list[StoredObject]:
+        """Every object under the prefix `location`, at any depth, sorted by location
+        ([] when absent). S3: list_objects_v2 without a delimiter, paginated."""
+        raise NotImplementedError
+
+    def read_text(self, location: str) -> str | None:
+        """The UTF-8 text of one object, None when it does not exist."""
+        raise NotImplementedError
+
+    def write_text(self, location: str, text: str) -> None:
+        """Write one object whole (a reader sees the old content or the new, never a part)."""
         raise NotImplementedError
 
     def copy_location(self, source: str, target: str) -> None:

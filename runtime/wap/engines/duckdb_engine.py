@@ -1,11 +1,12 @@
 """The embedded engine: the same Athena SQL on local files, through DuckDB.
 
-The lake directory mirrors the S3 layout (`raw/dt=YYYY-MM-DD/SYMBOL.csv`, `prod/...`,
-`staging/...`); `{lake}/_catalog.json` mirrors Glue (tables, columns, partitions with
-their locations and files, properties). The catalog is rewritten whole with os.replace, so
-a partition swap is atomic like Glue's. Every catalog table (and `raw_daily_prices`, read
-straight from `raw/dt=*/*.csv` with hive partitioning) is a view, so any caller can run
-Athena-dialect SELECTs over the lake with `fetchall`.
+The lake directory mirrors the S3 layout (`raw/dt=YYYY-MM-DD/*.csv`,
+`raw_firehose/dt=YYYY-MM-DD/*`, `prod/...`, `staging/...`); `{lake}/_catalog.json` mirrors
+Glue (tables, columns, partitions with their locations and files, properties). The catalog
+is rewritten whole with os.replace, so a partition swap is atomic like Glue's. Every catalog
+table is a view, and so are the two raw tables (read straight from their files with hive
+partitioning, with Athena's `"$path"` column), so any caller can run Athena-dialect SELECTs
+over the lake with `fetchall`.
 
 Local only: no httpfs, no network. Not for two writers at once (like one Glue workflow run
 at a time).
@@ -26,11 +27,19 @@ import sqlglot
 from sqlglot import exp
 
 from runtime.files import write_text_atomically
-from runtime.wap.config import RAW_TABLE
-from runtime.wap.engines.base import Engine, EngineError, QueryResult
+from runtime.schema import RAW_COLUMNS
+from runtime.wap.config import RAW_FIREHOSE_TABLE, RAW_TABLE
+from runtime.wap.engines.base import (
+    ConcurrentWriteError,
+    Engine,
+    EngineError,
+    QueryResult,
+    StoredObject,
+)
 
 CATALOG_FILE = "_catalog.json"
-RAW_COLUMNS = ("symbol", "trade_date", "open", "high", "low", "close", "volume", "ingested_at")
+#: Athena's pseudo-column naming the object a row was read from.
+PATH_COLUMN = "$path"
 
 _FILE_IN_ERROR = (
     re.compile(r"""[Ff]ile ['"]([^'"]+)['"]"""),
@@ -59,8 +68,10 @@ class DuckDBEngine(Engine):
         raw_prefix: str = "raw/",
         connection_factory: Callable[[], Any] | None = None,
         profile: bool = False,
+        raw_firehose_prefix: str = "raw_firehose/",
     ) -> None:
-        """`lake_dir`: the local lake root; `raw_prefix`: where raw CSVs live under it.
+        """`lake_dir`: the local lake root; `raw_prefix` / `raw_firehose_prefix`: where the raw
+        CSVs and the Firehose JSON lines live under it.
 
         `connection_factory` returns a DuckDB connection (default: in-memory
         `duckdb.connect()`). With `profile=True` every query's file scans are appended to
@@ -68,6 +79,7 @@ class DuckDBEngine(Engine):
         """
         self.lake_dir = Path(lake_dir).resolve()
         self.raw_root = self.lake_dir / raw_prefix
+        self.raw_firehose_root = self.lake_dir / raw_firehose_prefix
         self.profile = profile
         self.scans: list[Scan] = []
         self._connection_factory = connection_factory or duckdb.connect
@@ -154,7 +166,9 @@ class DuckDBEngine(Engine):
         catalog = self._catalog()["tables"]
         for table in sorted(tables):
             if table == RAW_TABLE:
-                view = self._raw_view()
+                view = self._raw_csv_view()
+            elif table == RAW_FIREHOSE_TABLE:
+                view = self._raw_firehose_view()
             elif table in catalog:
                 view = self._table_view(catalog[table])
             elif table in self._views:
@@ -167,18 +181,37 @@ class DuckDBEngine(Engine):
                 self._run(f'CREATE OR REPLACE TEMP VIEW "{table}" AS {view}', name)
                 self._views[table] = view
 
-    def _raw_view(self) -> str:
-        columns = [(column, "VARCHAR") for column in RAW_COLUMNS] + [("dt", "VARCHAR")]
-        if next(iter(self.raw_root.glob("dt=*/*.csv")), None) is None:
-            return _empty_select(columns)
-        types = ", ".join(f"'{column}': 'VARCHAR'" for column in RAW_COLUMNS)
-        pattern = _literal(f"{self.raw_root}/dt=*/*.csv")
+    def _raw_csv_view(self) -> str:
         # No quoting, like Athena's LazySimpleSerDe over the raw zone (ingestion never quotes).
         # It also keeps DuckDB 2.0 from silently skipping the rest of a file at an unterminated
         # quote when it reads many files: here such a line is a column-count error naming the file.
+        return self._raw_view(
+            self.raw_root,
+            "*.csv",
+            "read_csv",
+            "header = true, delim = ',', quote = '', escape = '', auto_detect = false",
+        )
+
+    def _raw_firehose_view(self) -> str:
+        # Firehose names its objects itself (and adds .gz when it compresses them).
+        return self._raw_view(
+            self.raw_firehose_root,
+            "*",
+            "read_json",
+            "format = 'newline_delimited', compression = 'auto_detect'",
+        )
+
+    def _raw_view(self, root: Path, name_pattern: str, reader: str, options: str) -> str:
+        """All string columns, `dt` from the folder name and `"$path"`, as Athena shows them."""
+        columns = [(column, "VARCHAR") for column in RAW_COLUMNS]
+        names = _column_list([*columns, ("dt", "VARCHAR")])
+        if next(iter(root.glob(f"dt=*/{name_pattern}")), None) is None:
+            return _empty_select([*columns, ("dt", "VARCHAR"), (PATH_COLUMN, "VARCHAR")])
+        types = ", ".join(f"'{column}': 'VARCHAR'" for column, _ in columns)
+        pattern = _literal(f"{root}/dt=*/{name_pattern}")
         return (
-            f"SELECT {_column_list(columns)} FROM read_csv({pattern}, columns = {{{types}}}, "
-            "header = true, delim = ',', quote = '', escape = '', auto_detect = false, "
+            f'SELECT {names}, filename AS "{PATH_COLUMN}" FROM {reader}({pattern}, '
+            f"columns = {{{types}}}, {options}, filename = true, "
             "hive_partitioning = true, hive_types = {'dt': 'VARCHAR'})"
         )
 
@@ -203,7 +236,7 @@ class DuckDBEngine(Engine):
     # -- tables --------------------------------------------------------------------------
 
     def table_exists(self, table: str) -> bool:
-        return table == RAW_TABLE or table in self._catalog()["tables"]
+        return table in (RAW_TABLE, RAW_FIREHOSE_TABLE) or table in self._catalog()["tables"]
 
     def ctas(
         self,
@@ -257,6 +290,9 @@ class DuckDBEngine(Engine):
         if table in self._catalog()["tables"]:
             self._update_catalog(drop)
 
+    def tables(self) -> list[str]:
+        return sorted(self._catalog()["tables"])
+
     def create_table_like(self, table: str, like: str, location: str) -> None:
         source = self._entry(like)
         if self.table_exists(table):
@@ -300,22 +336,46 @@ class DuckDBEngine(Engine):
 
         self._update_catalog(swap)
 
+    def drop_partitions(self, table: str, values: list[str]) -> None:
+        self._entry(table)
+
+        def drop(catalog: dict) -> None:
+            for value in values:
+                catalog["tables"][table]["partitions"].pop(value, None)
+
+        self._update_catalog(drop)
+
     # -- properties ----------------------------------------------------------------------
 
     def table_properties(self, table: str) -> dict[str, str]:
         return dict(self._entry(table)["properties"])
 
-    def set_table_properties(self, table: str, properties: dict[str, str]) -> None:
+    def table_version(self, table: str) -> str:
+        return str(self._entry(table).get("version", 0))
+
+    def set_table_properties(
+        self, table: str, properties: dict[str, str], expected_version: str | None = None
+    ) -> None:
         self._entry(table)
 
         def merge(catalog: dict) -> None:
-            catalog["tables"][table]["properties"].update(properties)
+            entry = catalog["tables"][table]
+            version = str(entry.get("version", 0))
+            if expected_version is not None and version != expected_version:
+                raise ConcurrentWriteError(
+                    f"setting properties of {table}: the table is at version {version}, "
+                    f"not {expected_version}: another writer changed it"
+                )
+            entry["properties"].update(properties)
+            entry["version"] = int(version) + 1
 
         self._update_catalog(merge)
 
     def table_location(self, table: str) -> str:
         if table == RAW_TABLE:
             return self._absolute(self._relative(self.raw_root))
+        if table == RAW_FIREHOSE_TABLE:
+            return self._absolute(self._relative(self.raw_firehose_root))
         return self._absolute(self._entry(table)["location"])
 
     # -- storage -------------------------------------------------------------------------
@@ -330,6 +390,32 @@ class DuckDBEngine(Engine):
         if not path.is_dir():
             return []
         return [f"{child}/" for child in sorted(path.iterdir()) if child.is_dir()]
+
+    def list_objects(self, location: str) -> list[StoredObject]:
+        path = self._local_path(location)
+        if not path.is_dir():
+            return []
+        objects = []
+        for each in sorted(path.rglob("*")):
+            if each.is_file():
+                stat = each.stat()
+                objects.append(StoredObject(str(each), f"{stat.st_size}:{stat.st_mtime_ns}"))
+        return objects
+
+    def read_text(self, location: str) -> str | None:
+        path = self._local_path(location)
+        try:
+            return path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError) as error:
+            raise EngineError(f"cannot read {location}: {error}") from None
+
+    def write_text(self, location: str, text: str) -> None:
+        try:
+            write_text_atomically(self._local_path(location), text)
+        except OSError as error:
+            raise EngineError(f"cannot write {location}: {error}") from None
 
     def copy_location(self, source: str, target: str) -> None:
         source_path = self._local_path(source)
@@ -420,6 +506,7 @@ def _new_entry(location: str, columns: list, partitioned_by: str | None) -> dict
         "partitions": {},
         "files": [],
         "properties": {},
+        "version": 0,
     }
 
 

@@ -1,20 +1,17 @@
--- Staging rows: the raw window cast to production types, one row per (symbol, trade_date)
--- (the latest ingested copy wins), with avg_price and daily_return.
+-- Staging rows: every row publish must write, in production's layout. They are the raw bars
+-- a run reads (its unconsumed raw objects) that are new or differ from their published bar,
+-- and the published bars whose daily_return changes because the bar before them did (a
+-- filled gap, a restated close).
 --
--- One ordering does every job: per symbol, by trade date, with the published row of a day
--- (if any) first, then that day's raw copies from the latest ingested. So the first row of a
--- day is its effective bar (published, else latest copy), the first raw copy is the one to
--- keep, and the previous close is the effective close of the previous day: the row just
--- before when that day has one row (almost always), else looked up among the few days that
--- have several (`repeated_days`). DuckDB sorts once for all of it; Athena evaluates
--- `positioned` once per reference, which costs little (a daily window is a day or two of
--- raw). Copies with the same ingested_at come from one ingestion run's object and are the
--- same bar. Published closes are read from the lookback date on; keys already published are
--- kept for the audit (restatements) with a NULL return, and publish never adds them (they can
--- only fall in years that already have published rows, which publish merges rather than
--- copies). The columns are production's, in its order, so a year of staging can be
--- published as a copy of its files.
-WITH raw AS (
+-- One bar per (symbol, trade_date): the latest ingested raw copy, else the published bar.
+-- daily_return = close / the previous trading day's close of that effective series - 1;
+-- published closes are read from the lookback date on. Raw rows without a symbol or a
+-- parseable trade date are kept as they are, for the audit to report.
+WITH raw_rows AS (
+    {raw_rows}
+),
+
+raw AS (
     SELECT
         symbol,
         try_cast(trade_date AS date) AS trade_date,
@@ -24,76 +21,69 @@ WITH raw AS (
         try_cast(close AS double) AS close,
         try_cast(volume AS bigint) AS volume,
         try(date_parse(ingested_at, '%Y-%m-%dT%H:%i:%sZ')) AS ingested_at,
-        true AS is_raw
-    FROM raw_daily_prices
-    WHERE dt >= '{watermark}'
+        source_object
+    FROM raw_rows
+),
+
+ranked_raw AS (
+    SELECT
+        raw.*,
+        row_number() OVER (
+            PARTITION BY symbol, trade_date
+            -- Two landings in the same second: the later object (names sort by landing).
+            ORDER BY ingested_at DESC NULLS LAST, source_object DESC
+        ) AS copy_rank
+    FROM raw
 ),
 
 published AS (
-    SELECT
-        symbol,
-        trade_date,
-        CAST(NULL AS double) AS open,
-        CAST(NULL AS double) AS high,
-        CAST(NULL AS double) AS low,
-        close,
-        CAST(NULL AS bigint) AS volume,
-        CAST(NULL AS timestamp) AS ingested_at,
-        false AS is_raw
+    SELECT {prod_columns}
     FROM {published} AS published_rows
     WHERE year >= {lookback_year} AND trade_date >= DATE '{lookback_date}'
 ),
 
-series AS (
-    SELECT * FROM raw
-    UNION ALL
-    SELECT * FROM published
-),
-
-positioned AS (
+-- Each day's effective bar, with the published bar it would replace (if any).
+effective AS (
     SELECT
-        series.*,
-        lag(trade_date) OVER (
-            PARTITION BY symbol
-            ORDER BY trade_date, is_raw, ingested_at DESC NULLS LAST
-        ) AS previous_date,
-        lag(trade_date, 2) OVER (
-            PARTITION BY symbol
-            ORDER BY trade_date, is_raw, ingested_at DESC NULLS LAST
-        ) AS second_previous_date,
-        lead(trade_date) OVER (
-            PARTITION BY symbol
-            ORDER BY trade_date, is_raw, ingested_at DESC NULLS LAST
-        ) AS next_date,
-        lag(is_raw) OVER (
-            PARTITION BY symbol
-            ORDER BY trade_date, is_raw, ingested_at DESC NULLS LAST
-        ) AS previous_is_raw,
-        lag(close) OVER (
-            PARTITION BY symbol
-            ORDER BY trade_date, is_raw, ingested_at DESC NULLS LAST
-        ) AS previous_row_close
-    FROM series
-),
-
--- The effective bar of each day that has several rows (its first row).
-repeated_days AS (
-    SELECT symbol, trade_date, close
-    FROM positioned
-    WHERE previous_date IS DISTINCT FROM trade_date AND next_date = trade_date
+        r.symbol, r.trade_date, r.open, r.high, r.low, r.close, r.volume,
+        r.ingested_at,
+        true AS from_raw,
+        p.symbol IS NOT NULL AS was_published,
+        p.open IS DISTINCT FROM r.open
+            OR p.high IS DISTINCT FROM r.high
+            OR p.low IS DISTINCT FROM r.low
+            OR p.close IS DISTINCT FROM r.close
+            OR p.volume IS DISTINCT FROM r.volume AS bar_changed,
+        p.avg_price AS published_avg_price,
+        p.daily_return AS published_return
+    FROM ranked_raw AS r
+    LEFT JOIN published AS p
+        ON p.symbol = r.symbol AND p.trade_date = r.trade_date
+    WHERE r.copy_rank = 1 AND r.symbol IS NOT NULL AND r.trade_date IS NOT NULL
+    UNION ALL
+    SELECT
+        p.symbol, p.trade_date, p.open, p.high, p.low, p.close, p.volume,
+        p.ingested_at,
+        false AS from_raw,
+        true AS was_published,
+        false AS bar_changed,
+        p.avg_price AS published_avg_price,
+        p.daily_return AS published_return
+    FROM published AS p
+    WHERE NOT EXISTS (
+        SELECT 1 FROM ranked_raw AS r
+        WHERE r.symbol = p.symbol AND r.trade_date = p.trade_date
+    )
 ),
 
 returns AS (
     SELECT
-        p.*,
-        p.previous_date IS DISTINCT FROM p.trade_date AS first_of_day,
-        CASE
-            WHEN p.second_previous_date IS DISTINCT FROM p.previous_date THEN p.previous_row_close
-            ELSE r.close
-        END AS previous_close
-    FROM positioned AS p
-    LEFT JOIN repeated_days AS r
-        ON r.symbol = p.symbol AND r.trade_date = p.previous_date
+        e.*,
+        e.close / nullif(lag(e.close) OVER (PARTITION BY e.symbol ORDER BY e.trade_date), 0)
+            - 1 AS daily_return,
+        min(CASE WHEN e.from_raw THEN e.trade_date END) OVER (PARTITION BY e.symbol)
+            AS first_raw_date
+    FROM effective AS e
 )
 
 SELECT
@@ -104,11 +94,32 @@ SELECT
     low,
     close,
     volume,
-    (open + high + low + close) / 4 AS avg_price,
-    -- A raw row first of its day has no published bar that day: a new key.
-    CASE WHEN first_of_day THEN close / nullif(previous_close, 0) - 1 END AS daily_return,
+    CASE
+        WHEN from_raw THEN (open + high + low + close) / 4 ELSE published_avg_price
+    END AS avg_price,
+    daily_return,
     ingested_at,
     CAST('{run_id}' AS varchar) AS run_id,
     CAST(year(trade_date) AS integer) AS year
 FROM returns
-WHERE is_raw AND (first_of_day OR NOT previous_is_raw)
+WHERE (from_raw AND (NOT was_published OR bar_changed))
+    OR (
+        trade_date > first_raw_date
+        AND daily_return IS DISTINCT FROM published_return
+    )
+UNION ALL
+SELECT
+    symbol,
+    trade_date,
+    open,
+    high,
+    low,
+    close,
+    volume,
+    (open + high + low + close) / 4 AS avg_price,
+    CAST(NULL AS double) AS daily_return,
+    ingested_at,
+    CAST('{run_id}' AS varchar) AS run_id,
+    CAST(year(trade_date) AS integer) AS year
+FROM ranked_raw
+WHERE symbol IS NULL OR trade_date IS NULL

@@ -13,6 +13,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -33,6 +34,8 @@ BUCKET = "stockpipe-test-data"
 RUN_STARTED = datetime(2024, 6, 10, 21, 5, tzinfo=UTC)
 INGEST_DATE = "2024-06-10"
 INGESTED_AT = "2024-06-10T21:05:00Z"
+# RUN_STARTED as it names a run's raw objects: NVDA-20240610T210500000000Z.csv.
+LANDING = "20240610T210500000000Z"
 
 # Three real NVDA bars (newest first) as the API writes them; served for any symbol.
 SAMPLE_ROWS = (
@@ -40,6 +43,15 @@ SAMPLE_ROWS = (
     ("2024-06-06", "1240.4800", "1255.8700", "1183.2000", "1209.9800", "66469619"),
     ("2024-06-05", "1183.7100", "1224.4950", "1174.6800", "1224.4000", "52840178"),
 )
+
+
+def rows_dated(*days: str) -> tuple[tuple[str, ...], ...]:
+    """SAMPLE_ROWS' values under other dates, in the order given (one day per row)."""
+    return tuple((day, *row[1:]) for day, row in zip(days, SAMPLE_ROWS, strict=False))
+
+
+def utc(*fields: int) -> datetime:
+    return datetime(*fields, tzinfo=UTC)
 
 
 def json_body(symbol: str, rows=SAMPLE_ROWS, last_refreshed: str | None = None) -> dict:
@@ -181,6 +193,32 @@ def make_settings(**env: str) -> Settings:
     return Settings.from_env({k: v for k, v in merged.items() if v is not None})
 
 
+def local_settings(server: Any, lake: Path, **env: str) -> Settings:
+    """Settings for a run from a SampleServer into a local lake."""
+    return make_settings(
+        ALPHAVANTAGE_URL=server.url, SINK="local", LAKE_DIR=str(lake), DATA_BUCKET=None, **env
+    )
+
+
+def sample_rows(
+    market: Any, symbol: str, ingested_at: str = INGESTED_AT, count: int = 100
+) -> list[list[str]]:
+    """The raw rows a sample market's newest `count` bars must become, from the market."""
+    return [
+        [
+            bar.symbol,
+            bar.trade_date.isoformat(),
+            str(bar.open),
+            str(bar.high),
+            str(bar.low),
+            str(bar.close),
+            str(bar.volume),
+            ingested_at,
+        ]
+        for bar in market.bars(symbol)[:count]
+    ]
+
+
 @pytest.fixture
 def s3(aws: None) -> Any:
     client = boto3.client("s3", region_name="us-east-1")
@@ -188,21 +226,13 @@ def s3(aws: None) -> Any:
     return client
 
 
-def raw_rows(s3_client: Any, symbol: str, ingest_date: str = INGEST_DATE) -> list[list[str]]:
-    """A landed raw object's rows (header checked and removed), read with the csv module."""
-    key = f"raw/dt={ingest_date}/{symbol}.csv"
-    body = s3_client.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode("utf-8")
-    rows = list(csv.reader(io.StringIO(body)))
-    assert rows[0] == [
-        "symbol",
-        "trade_date",
-        "open",
-        "high",
-        "low",
-        "close",
-        "volume",
-        "ingested_at",
-    ]
+RAW_HEADER_LINE = ["symbol", "trade_date", "open", "high", "low", "close", "volume", "ingested_at"]
+
+
+def csv_rows(text: str) -> list[list[str]]:
+    """A raw object's rows (header checked and removed), read with the csv module."""
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == RAW_HEADER_LINE
     return rows[1:]
 
 
@@ -211,9 +241,37 @@ def landed_keys(s3_client: Any) -> list[str]:
     return sorted(item["Key"] for item in listing.get("Contents", []))
 
 
+def raw_keys(s3_client: Any, symbol: str, ingest_date: str = INGEST_DATE) -> list[str]:
+    """The raw objects one symbol has in one partition, oldest landing first."""
+    prefix = f"raw/dt={ingest_date}/{symbol}-"
+    return [key for key in landed_keys(s3_client) if key.startswith(prefix)]
+
+
+def object_rows(s3_client: Any, key: str) -> list[list[str]]:
+    return csv_rows(s3_client.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode("utf-8"))
+
+
+def raw_rows(s3_client: Any, symbol: str, ingest_date: str = INGEST_DATE) -> list[list[str]]:
+    """The rows of the one raw object a symbol has in the partition."""
+    (key,) = raw_keys(s3_client, symbol, ingest_date)
+    return object_rows(s3_client, key)
+
+
+def lake_files(lake: Path, symbol: str, ingest_date: str = INGEST_DATE) -> list[Path]:
+    """The raw files one symbol has in one partition of a local lake, oldest landing first."""
+    return sorted((lake / "raw" / f"dt={ingest_date}").glob(f"{symbol}-*.csv"))
+
+
+def lake_rows(lake: Path, symbol: str, ingest_date: str = INGEST_DATE) -> list[list[str]]:
+    """The rows of the one raw file a symbol has in the partition of a local lake."""
+    (path,) = lake_files(lake, symbol, ingest_date)
+    return csv_rows(path.read_text(encoding="utf-8"))
+
+
 def remaining_ms_for(clock: FakeClock, seconds: float) -> Callable[[], int]:
-    """A Lambda's remaining time that shrinks as the fake clock moves."""
-    return lambda: int((seconds - clock.elapsed) * 1000)
+    """A Lambda's remaining time, `seconds` from now, that shrinks as the fake clock moves."""
+    started = clock.elapsed
+    return lambda: int((seconds - (clock.elapsed - started)) * 1000)
 
 
 def run(

@@ -12,11 +12,11 @@ import requests
 from runtime.ingest.errors import ApiKeyRejected, IngestionFailed
 from runtime.local.alphavantage_bodies import FAILURE_BODIES
 from tests.runtime.ingest.conftest import (
-    SAMPLE_ROWS,
     expected_raw_rows,
     json_body,
     landed_keys,
     make_settings,
+    raw_keys,
     raw_rows,
     run,
 )
@@ -72,7 +72,7 @@ def test_a_symbol_the_api_refuses_fails_without_retry(api, s3, clock, answer, re
     assert reason_part in result["failed"]["NVDA"]
     assert len(api.calls_for("NVDA")) == 1
     assert_landed(s3, "AMD", "INTC")
-    assert "raw/dt=2024-06-10/NVDA.csv" not in landed_keys(s3)
+    assert raw_keys(s3, "NVDA") == []
 
 
 def _with_bar(day: str, **fields: str) -> dict:
@@ -117,7 +117,7 @@ def test_a_malformed_series_fails_the_symbol_without_landing_anything(
     assert len(api.calls_for("NVDA")) == 1
     assert result["succeeded"] == ["AMD", "INTC"]
     assert_landed(s3, "AMD", "INTC")
-    assert "raw/dt=2024-06-10/NVDA.csv" not in landed_keys(s3)
+    assert raw_keys(s3, "NVDA") == []
 
 
 @pytest.mark.parametrize("kind", ["burst", "burst_legacy"])
@@ -249,25 +249,7 @@ def test_no_symbol_succeeding_raises_with_every_reason(api, s3, clock):
     assert landed_keys(s3) == []
 
 
-def test_a_still_moving_newest_bar_is_left_out_and_the_rest_lands(api, s3, clock):
-    api.script("NVDA", json_body("NVDA", last_refreshed="2024-06-07 14:43:40"))
-
-    result = run(make_settings(), clock)
-
-    assert result["succeeded"] == ["AMD", "NVDA", "INTC"]
-    assert raw_rows(s3, "NVDA") == expected_raw_rows("NVDA", SAMPLE_ROWS[1:])
-    assert result["rows"] == 8
-
-
-def test_a_last_refreshed_time_after_the_close_keeps_the_newest_bar(api, s3, clock):
-    api.script("NVDA", json_body("NVDA", last_refreshed="2024-06-07 16:00:00"))
-
-    run(make_settings(), clock)
-
-    assert raw_rows(s3, "NVDA") == expected_raw_rows("NVDA")
-
-
-def test_an_answer_without_bars_fails_instead_of_overwriting_with_nothing(api, s3, clock):
+def test_an_answer_without_bars_fails_instead_of_landing_nothing(api, s3, clock):
     api.script("NVDA", json_body("NVDA", rows=(), last_refreshed="2024-06-07"))
 
     result = run(make_settings(), clock)

@@ -23,12 +23,15 @@ from tests.runtime.ingest.conftest import (
     BUCKET,
     INGESTED_AT,
     SAMPLE_ROWS,
+    FakeClock,
     FakeLambdaContext,
     emf_blobs,
     expected_raw_rows,
     json_body,
     landed_keys,
+    object_rows,
     raw_rows,
+    utc,
 )
 
 pytestmark = pytest.mark.aws
@@ -90,28 +93,29 @@ def test_the_real_nvda_csv_lands_in_s3_row_for_row(api, s3, clock, lambda_env, n
     assert [(c.outputsize, c.datatype) for c in api.calls] == [("full", "csv")]
 
 
-def test_a_rerun_of_the_same_day_overwrites_the_same_objects(api, s3, clock, lambda_env):
+def test_a_rerun_of_the_same_day_adds_objects_and_keeps_the_first_ones(api, s3, clock, lambda_env):
     lambda_env()
     handler({}, FakeLambdaContext(clock))
-    first_keys = landed_keys(s3)
 
-    # The second run sees a corrected NVDA answer (one bar fewer) at a later time.
+    # The second run sees a corrected NVDA answer (one bar fewer) an hour later.
     clock.sleep(3600)
     later = clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
     api.script("NVDA", json_body("NVDA", rows=SAMPLE_ROWS[:2]))
     result = handler({}, FakeLambdaContext(clock))
 
-    assert (
-        landed_keys(s3)
-        == first_keys
-        == [
-            "raw/dt=2024-06-10/AMD.csv",
-            "raw/dt=2024-06-10/INTC.csv",
-            "raw/dt=2024-06-10/NVDA.csv",
-        ]
+    first, second = "20240610T210500000000Z", "20240610T220502000000Z"
+    assert landed_keys(s3) == [
+        f"raw/dt=2024-06-10/{symbol}-{landing}.csv"
+        for symbol in ("AMD", "INTC", "NVDA")
+        for landing in (first, second)
+    ]
+    assert object_rows(s3, f"raw/dt=2024-06-10/NVDA-{first}.csv") == expected_raw_rows("NVDA")
+    assert object_rows(s3, f"raw/dt=2024-06-10/NVDA-{second}.csv") == expected_raw_rows(
+        "NVDA", SAMPLE_ROWS[:2], later
     )
-    assert raw_rows(s3, "NVDA") == expected_raw_rows("NVDA", SAMPLE_ROWS[:2], later)
-    assert raw_rows(s3, "AMD") == expected_raw_rows("AMD", ingested_at=later)
+    assert object_rows(s3, f"raw/dt=2024-06-10/AMD-{second}.csv") == expected_raw_rows(
+        "AMD", ingested_at=later
+    )
     assert result["rows"] == 8
 
 
@@ -124,8 +128,44 @@ def test_a_backfill_event_files_under_its_ingest_date(api, s3, clock, lambda_env
     )
 
     assert result["succeeded"] == ["MU"]
-    assert landed_keys(s3) == ["raw/dt=2024-06-03/MU.csv"]
+    assert landed_keys(s3) == ["raw/dt=2024-06-03/MU-20240610T210500000000Z.csv"]
     assert api.calls[0].outputsize == "full"
+
+
+@pytest.mark.parametrize(
+    ("ingest_date", "message"),
+    [
+        (
+            "2099-01-01",
+            "invalid ingestion event: event field 'ingest_date'='2099-01-01' is after today "
+            "(2024-06-10, UTC): an ingest date cannot be in the future",
+        ),
+        (
+            "2024-06-11",
+            "invalid ingestion event: event field 'ingest_date'='2024-06-11' is after today "
+            "(2024-06-10, UTC): an ingest date cannot be in the future",
+        ),
+        (
+            "2024-6-3",
+            "invalid ingestion event: event field 'ingest_date' must be a date YYYY-MM-DD, "
+            "got '2024-6-3'",
+        ),
+    ],
+)
+def test_an_ingest_date_in_the_future_or_not_a_date_fails_the_run_loudly(
+    api, s3, clock, lambda_env, output, ingest_date, message
+):
+    lambda_env()
+
+    with pytest.raises(ConfigurationError) as raised:
+        handler({"ingest_date": ingest_date}, FakeLambdaContext(clock))
+
+    assert str(raised.value) == message
+    printed = output()
+    assert "Traceback" not in printed
+    assert metric_values(printed)["RunFailed"] == 1
+    assert api.calls == []
+    assert landed_keys(s3) == []
 
 
 def _create_secret(value: str) -> str:
@@ -235,7 +275,7 @@ def test_the_key_never_appears_in_logs_errors_results_or_objects(
     assert api.calls[0].apikey == API_KEY  # the key did go to the API ...
     assert not [text for text in everything if API_KEY in text]  # ... and nowhere else
     assert "apikey=***" in output()
-    assert landed_keys(s3) == ["raw/dt=2024-06-10/NVDA.csv"]
+    assert landed_keys(s3) == ["raw/dt=2024-06-10/NVDA-20240610T210500000000Z.csv"]
 
 
 def test_a_partial_failure_returns_and_reports_metrics(api, s3, clock, lambda_env, output):
@@ -269,6 +309,23 @@ def test_a_clean_run_reports_no_partial_failure(api, s3, clock, lambda_env, outp
 
     metrics = metric_values(output())
     assert (metrics["PartialFailure"], metrics["RunFailed"], metrics["RowsWritten"]) == (0, 0, 9)
+
+
+def test_bars_fetched_before_the_close_are_left_out_and_counted(
+    api, s3, lambda_env, output, monkeypatch
+):
+    during_the_session = FakeClock(utc(2024, 6, 7, 18, 43, 40))  # 14:43:40 EDT, a Friday
+    lambda_env()
+    monkeypatch.setattr(handler_module, "clock", during_the_session)
+
+    result = handler({}, FakeLambdaContext(during_the_session))
+
+    assert result["succeeded"] == ["AMD", "NVDA", "INTC"]
+    assert raw_rows(s3, "NVDA", "2024-06-07") == expected_raw_rows(
+        "NVDA", SAMPLE_ROWS[1:], "2024-06-07T18:43:40Z"
+    )
+    metrics = metric_values(output())
+    assert (metrics["MovingBarsDropped"], metrics["RowsWritten"]) == (3, 6)
 
 
 def test_invalid_configuration_raises_one_message_and_counts_a_failed_run(

@@ -159,6 +159,12 @@ def test_the_event_overrides_symbols_outputsize_and_ingest_date():
     assert plan.datatype == "json"
 
 
+def test_an_ingest_date_of_today_is_accepted():
+    plan = plan_run(Settings.from_env(MINIMAL_ENV), {"ingest_date": "2024-06-10"}, TODAY)
+
+    assert plan.ingest_date == TODAY
+
+
 def test_a_scheduled_event_changes_nothing():
     settings = Settings.from_env(MINIMAL_ENV)
     scheduled = {
@@ -185,6 +191,12 @@ def test_a_scheduled_event_changes_nothing():
     [
         ({"ingest_date": "2024-6-3"}, "event field 'ingest_date' must be a date YYYY-MM-DD"),
         ({"ingest_date": "2024-02-30"}, "got '2024-02-30'"),
+        ({"ingest_date": 20240603}, "must be a date YYYY-MM-DD, got 20240603"),
+        (
+            {"ingest_date": "2024-06-11"},
+            "event field 'ingest_date'='2024-06-11' is after today (2024-06-10, UTC): "
+            "an ingest date cannot be in the future",
+        ),
         ({"outputsize": "all"}, "event field 'outputsize'='all' must be one of compact, full"),
         ({"symbols": 7}, "event field 'symbols' must be a list of tickers"),
         ({"symbols": ["NVDA", "../etc"]}, "event field 'symbols': '../etc' is not a ticker"),
@@ -196,3 +208,30 @@ def test_a_bad_event_is_one_clear_message(event, message_part):
         plan_run(Settings.from_env(MINIMAL_ENV), event, TODAY)
 
     assert message_part in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "secret", [{}, {"ALPHAVANTAGE_SECRET_ARN": "arn:aws:secretsmanager:x"}], ids=["alone", "both"]
+)
+def test_a_plaintext_key_inside_lambda_is_a_configuration_error(secret):
+    env = {**MINIMAL_ENV, **secret, "AWS_LAMBDA_FUNCTION_NAME": "stockpipe-dev-ingest"}
+
+    with pytest.raises(ConfigurationError) as raised:
+        Settings.from_env(env)
+
+    message = str(raised.value)
+    assert "ALPHAVANTAGE_API_KEY is set in Lambda function stockpipe-dev-ingest" in message
+    assert "set ALPHAVANTAGE_SECRET_ARN" in message
+    assert API_KEY not in message
+
+
+def test_inside_lambda_the_secret_arn_alone_is_accepted():
+    settings = Settings.from_env(
+        {
+            "ALPHAVANTAGE_SECRET_ARN": "arn:aws:secretsmanager:x",
+            "DATA_BUCKET": "lake",
+            "AWS_LAMBDA_FUNCTION_NAME": "stockpipe-dev-ingest",
+        }
+    )
+
+    assert (settings.api_key, settings.secret_arn) == (None, "arn:aws:secretsmanager:x")

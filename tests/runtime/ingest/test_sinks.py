@@ -1,9 +1,8 @@
-"""The sinks: local lake (atomic), Firehose (batched, failed records retried), S3 errors."""
+"""The sinks: local lake and S3 (write-once), Firehose (batched, failed records resent)."""
 
 from __future__ import annotations
 
 import csv
-import io
 import json
 from datetime import date
 from decimal import Decimal
@@ -18,10 +17,15 @@ from runtime.ingest.sinks import FirehoseSink
 from tests.runtime.ingest.conftest import (
     BUCKET,
     INGESTED_AT,
+    LANDING,
+    RUN_STARTED,
     SAMPLE_ROWS,
     FakeClock,
+    csv_rows,
     expected_raw_rows,
     json_body,
+    lake_files,
+    lake_rows,
     landed_keys,
     make_settings,
     raw_rows,
@@ -32,12 +36,7 @@ STREAM = "stockpipe-raw"
 FIREHOSE_PREFIX = "raw_firehose/"
 
 
-def lake_rows(lake, symbol: str, ingest_date: str = "2024-06-10") -> list[list[str]]:
-    text = (lake / "raw" / f"dt={ingest_date}" / f"{symbol}.csv").read_text(encoding="utf-8")
-    return list(csv.reader(io.StringIO(text)))[1:]
-
-
-def test_the_local_sink_writes_the_raw_layout_and_reruns_replace_it(api, clock, tmp_path):
+def test_the_local_sink_writes_the_raw_layout_and_a_rerun_adds_to_it(api, clock, tmp_path):
     settings = make_settings(SINK="local", LAKE_DIR=str(tmp_path), DATA_BUCKET=None)
     run(settings, clock)
     api.script("AMD", json_body("AMD", rows=SAMPLE_ROWS[:1]))
@@ -48,25 +47,59 @@ def test_the_local_sink_writes_the_raw_layout_and_reruns_replace_it(api, clock, 
     assert result["succeeded"] == ["AMD", "NVDA", "INTC"]
     files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
     assert files == [
-        "raw/dt=2024-06-10/AMD.csv",
-        "raw/dt=2024-06-10/INTC.csv",
-        "raw/dt=2024-06-10/NVDA.csv",
+        f"raw/dt=2024-06-10/{symbol}-{landing}.csv"
+        for symbol in ("AMD", "INTC", "NVDA")
+        for landing in ("20240610T210500000000Z", "20240610T210502000000Z")
     ]
-    assert lake_rows(tmp_path, "AMD") == expected_raw_rows("AMD", SAMPLE_ROWS[:1], later)
+    first, second = lake_files(tmp_path, "AMD")
+    assert csv_rows(first.read_text()) == expected_raw_rows("AMD")
+    assert csv_rows(second.read_text()) == expected_raw_rows("AMD", SAMPLE_ROWS[:1], later)
 
 
-def test_a_failed_local_write_fails_only_that_symbol_and_leaves_no_temp_file(api, clock, tmp_path):
-    blocked = tmp_path / "raw" / "dt=2024-06-10" / "NVDA.csv"
-    blocked.mkdir(parents=True)  # a directory where the file should go
+def test_an_existing_local_file_is_never_replaced_and_no_temp_file_is_left(api, clock, tmp_path):
+    taken = tmp_path / "raw" / "dt=2024-06-10" / f"NVDA-{LANDING}.csv"
+    taken.parent.mkdir(parents=True)
+    taken.write_text("landed before\n")
     settings = make_settings(SINK="local", LAKE_DIR=str(tmp_path), DATA_BUCKET=None)
 
     result = run(settings, clock)
 
     assert result["succeeded"] == ["AMD", "INTC"]
-    assert result["failed"]["NVDA"].startswith(f"could not write {blocked}")
+    assert result["failed"]["NVDA"] == (
+        f"{taken} already exists: raw objects are written once and never replaced"
+    )
+    assert taken.read_text() == "landed before\n"
     assert lake_rows(tmp_path, "AMD") == expected_raw_rows("AMD")
-    leftovers = [p.name for p in blocked.parent.iterdir()]
-    assert sorted(leftovers) == ["AMD.csv", "INTC.csv", "NVDA.csv"]
+    assert sorted(p.name for p in taken.parent.iterdir()) == [
+        f"{symbol}-{LANDING}.csv" for symbol in ("AMD", "INTC", "NVDA")
+    ]
+
+
+def test_a_failed_local_write_fails_the_symbols_with_the_location(api, clock, tmp_path):
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "dt=2024-06-10").write_text("a file where the partition should be")
+    settings = make_settings(SINK="local", LAKE_DIR=str(tmp_path), DATA_BUCKET=None)
+
+    with pytest.raises(IngestionFailed) as raised:
+        run(settings, clock)
+
+    failed = raised.value.result["failed"]
+    target = tmp_path / "raw" / "dt=2024-06-10" / f"AMD-{LANDING}.csv"
+    assert failed["AMD"].startswith(f"could not write {target}: ")
+
+
+def test_an_existing_s3_object_is_never_replaced(api, s3, clock):
+    key = f"raw/dt=2024-06-10/NVDA-{LANDING}.csv"
+    s3.put_object(Bucket=BUCKET, Key=key, Body=b"landed before\n")
+
+    result = run(make_settings(), clock)
+
+    assert result["failed"] == {
+        "NVDA": f"s3://{BUCKET}/{key} already exists: raw objects are written once and "
+        "never replaced"
+    }
+    assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == b"landed before\n"
+    assert raw_rows(s3, "AMD") == expected_raw_rows("AMD")
 
 
 def test_a_missing_bucket_fails_every_symbol_with_the_location(api, aws, clock):
@@ -74,7 +107,9 @@ def test_a_missing_bucket_fails_every_symbol_with_the_location(api, aws, clock):
         run(make_settings(), clock)
 
     failed = raised.value.result["failed"]
-    assert failed["AMD"].startswith(f"could not write s3://{BUCKET}/raw/dt=2024-06-10/AMD.csv: ")
+    assert failed["AMD"].startswith(
+        f"could not write s3://{BUCKET}/raw/dt=2024-06-10/AMD-{LANDING}.csv: "
+    )
     assert "NoSuchBucket" in failed["AMD"]
 
 
@@ -180,7 +215,7 @@ def test_firehose_resends_only_the_records_it_reported_failed(aws):
             _batch_request(records[1:2]),
         )
 
-        sink.write("NVDA", date(2024, 6, 10), bars, INGESTED_AT)
+        sink.write("NVDA", date(2024, 6, 10), bars, RUN_STARTED)
 
         stub.assert_no_pending_responses()
     assert clock.sleeps == [0.5]
@@ -211,7 +246,7 @@ def test_firehose_gives_up_after_bounded_attempts_with_the_error(aws):
             stub.add_response("put_record_batch", failing)
 
         with pytest.raises(SinkError, match=r"1 of 1 records still failing after 3 attempts"):
-            sink.write("NVDA", date(2024, 6, 10), [_bar(0)], INGESTED_AT)
+            sink.write("NVDA", date(2024, 6, 10), [_bar(0)], RUN_STARTED)
 
 
 def test_the_s3_sink_is_what_the_default_settings_use(api, s3, clock):

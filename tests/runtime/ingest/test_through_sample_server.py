@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import json
 import re
 from collections.abc import Iterator
@@ -17,7 +15,14 @@ from runtime.ingest.pacing import SystemClock
 from runtime.ingest.run import run_ingestion
 from runtime.local.sample_market import SampleMarket
 from runtime.local.sample_server import RateLimit, SampleServer
-from tests.runtime.ingest.conftest import API_KEY, INGESTED_AT, make_settings, run
+from tests.runtime.ingest.conftest import (
+    API_KEY,
+    INGESTED_AT,
+    lake_rows,
+    local_settings,
+    run,
+    sample_rows,
+)
 
 MARKET = SampleMarket(seed=11, end=date(2024, 6, 7), years=1.0)
 
@@ -28,36 +33,8 @@ def server() -> Iterator[SampleServer]:
         yield running
 
 
-def settings_for(server: SampleServer, lake, **env: str):
-    return make_settings(
-        ALPHAVANTAGE_URL=server.url,
-        SINK="local",
-        LAKE_DIR=str(lake),
-        DATA_BUCKET=None,
-        **env,
-    )
-
-
-def lake_rows(lake, symbol: str, ingest_date: str = "2024-06-10") -> list[list[str]]:
-    text = (lake / "raw" / f"dt={ingest_date}" / f"{symbol}.csv").read_text(encoding="utf-8")
-    return list(csv.reader(io.StringIO(text)))[1:]
-
-
 def market_rows(symbol: str, ingested_at: str = INGESTED_AT, count: int = 100) -> list:
-    """What the sample market holds for the symbol, straight from the market."""
-    return [
-        [
-            bar.symbol,
-            bar.trade_date.isoformat(),
-            str(bar.open),
-            str(bar.high),
-            str(bar.low),
-            str(bar.close),
-            str(bar.volume),
-            ingested_at,
-        ]
-        for bar in MARKET.bars(symbol)[:count]
-    ]
+    return sample_rows(MARKET, symbol, ingested_at, count)
 
 
 def kinds(server: SampleServer, symbol: str) -> list[str]:
@@ -66,7 +43,7 @@ def kinds(server: SampleServer, symbol: str) -> list[str]:
 
 @pytest.mark.parametrize("datatype", ["json", "csv"])
 def test_compact_series_land_exactly_as_the_market_holds_them(server, tmp_path, clock, datatype):
-    result = run(settings_for(server, tmp_path, DATATYPE=datatype), clock)
+    result = run(local_settings(server, tmp_path, DATATYPE=datatype), clock)
 
     assert result["succeeded"] == ["AMD", "NVDA", "INTC"]
     assert result["rows"] == 300
@@ -76,7 +53,7 @@ def test_compact_series_land_exactly_as_the_market_holds_them(server, tmp_path, 
 
 
 def test_full_output_lands_every_bar(server, tmp_path, clock):
-    result = run(settings_for(server, tmp_path, SYMBOLS="LSCC", OUTPUT_SIZE="full"), clock)
+    result = run(local_settings(server, tmp_path, SYMBOLS="LSCC", OUTPUT_SIZE="full"), clock)
 
     bars = len(MARKET.bars("LSCC"))
     assert result["rows"] == bars > 100
@@ -86,7 +63,7 @@ def test_full_output_lands_every_bar(server, tmp_path, clock):
 def test_a_burst_throttle_is_retried_then_succeeds(server, tmp_path, clock):
     server.script("NVDA", "burst", "burst_legacy")
 
-    result = run(settings_for(server, tmp_path), clock)
+    result = run(local_settings(server, tmp_path), clock)
 
     assert result["succeeded"] == ["AMD", "NVDA", "INTC"]
     assert kinds(server, "NVDA") == ["burst", "burst_legacy", "ok"]
@@ -99,7 +76,7 @@ def test_a_burst_throttle_is_retried_then_succeeds(server, tmp_path, clock):
 def test_transport_failures_are_retried_then_succeed(server, tmp_path, clock, kind):
     server.script("NVDA", kind)
 
-    result = run(settings_for(server, tmp_path, REQUEST_TIMEOUT_SECONDS="0.3"), clock)
+    result = run(local_settings(server, tmp_path, REQUEST_TIMEOUT_SECONDS="0.3"), clock)
 
     assert result["succeeded"] == ["AMD", "NVDA", "INTC"]
     assert kinds(server, "NVDA") == [kind, "ok"]
@@ -113,7 +90,7 @@ def test_a_rate_limited_server_never_throttles_the_paced_client(tmp_path, concur
     env = {"SYMBOLS": symbols, "MIN_CALL_INTERVAL_SECONDS": "0", "CONCURRENCY": concurrency}
     with SampleServer(MARKET, rate_limit=RateLimit(5, 1.0)) as limited:
         settings = dataclasses.replace(
-            settings_for(limited, tmp_path, **env), rate_period_seconds=1.0
+            local_settings(limited, tmp_path, **env), rate_period_seconds=1.0
         )
         result = run_ingestion(settings, {}, lambda: 900_000, clock=SystemClock())
         served = limited.requests
@@ -129,7 +106,7 @@ def test_a_rate_limited_server_never_throttles_the_paced_client(tmp_path, concur
 
 def test_the_daily_quota_stops_the_run_early(tmp_path, clock):
     with SampleServer(MARKET, daily_quota=2) as quota:
-        result = run(settings_for(quota, tmp_path, SYMBOLS="AMD,NVDA,INTC,MU"), clock)
+        result = run(local_settings(quota, tmp_path, SYMBOLS="AMD,NVDA,INTC,MU"), clock)
         served = [(r.symbol, r.kind) for r in quota.requests]
 
     assert result["succeeded"] == ["AMD", "NVDA"]
@@ -140,7 +117,7 @@ def test_the_daily_quota_stops_the_run_early(tmp_path, clock):
 def test_premium_full_falls_back_to_compact(server, tmp_path, clock):
     server.script("AMD", "premium_full")
 
-    result = run(settings_for(server, tmp_path, OUTPUT_SIZE="full"), clock)
+    result = run(local_settings(server, tmp_path, OUTPUT_SIZE="full"), clock)
 
     assert result["succeeded"] == ["AMD", "NVDA", "INTC"]
     assert [(r.symbol, r.outputsize, r.kind) for r in server.requests] == [
@@ -155,7 +132,7 @@ def test_premium_full_falls_back_to_compact(server, tmp_path, clock):
 def test_an_invalid_symbol_fails_alone(server, tmp_path, clock):
     server.script("NVDA", "invalid_symbol")
 
-    result = run(settings_for(server, tmp_path), clock)
+    result = run(local_settings(server, tmp_path), clock)
 
     assert result["succeeded"] == ["AMD", "INTC"]
     assert "unknown symbol?" in result["failed"]["NVDA"]
@@ -163,7 +140,7 @@ def test_an_invalid_symbol_fails_alone(server, tmp_path, clock):
 
 def test_the_demo_key_fails_the_run_before_any_data(server, tmp_path, clock):
     with pytest.raises(IngestionFailed, match="the demo API key only serves"):
-        run(settings_for(server, tmp_path, ALPHAVANTAGE_API_KEY="demo"), clock)
+        run(local_settings(server, tmp_path, ALPHAVANTAGE_API_KEY="demo"), clock)
 
     assert [r.kind for r in server.requests] == ["demo_key"]
     assert not (tmp_path / "raw").exists()
@@ -173,7 +150,7 @@ def test_the_key_stays_out_of_debug_logs_on_the_wire(server, tmp_path, clock, ca
     caplog.set_level("DEBUG")
     server.script("NVDA", "connection_reset")
 
-    run(settings_for(server, tmp_path), clock)
+    run(local_settings(server, tmp_path), clock)
 
     logged = [json.dumps(record.__dict__, default=str) for record in caplog.records]
     assert any("apikey=***" in line for line in logged)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,8 @@ AS_OF = date(2024, 6, 7)  # a Friday
 NEXT_DAY = date(2024, 6, 10)  # the Monday after
 SYMBOLS = ("NVDA", "AMD")
 COMPACT_BARS = 100
+# How ingestion names a raw object: the symbol, then the run's landing time (UTC).
+RAW_OBJECT = re.compile(r"(?P<symbol>[A-Z0-9.\-]+)-\d{8}T\d{12}Z\.csv")
 
 
 @pytest.fixture
@@ -95,7 +98,7 @@ def test_a_run_on_sample_data_publishes_every_bar_the_source_served(
 
     assert as_bars(rows) == expected_compact_bars(AS_OF)
     assert len(rows) == len(SYMBOLS) * COMPACT_BARS
-    assert (first_day / "lake" / "raw" / f"dt={AS_OF}" / "NVDA.csv").is_file()
+    assert len(list((first_day / "lake" / "raw" / f"dt={AS_OF}").glob("NVDA-*.csv"))) == 1
     assert (first_day / "report.html").is_file()
 
 
@@ -111,7 +114,7 @@ def test_the_summary_says_what_happened_and_that_the_data_is_generated(
     assert "NVDA   landed 100 bars" in out
     assert "symbols: 1 landed, 0 failed, 0 skipped" in out
     assert "published: 100 new rows" in out
-    for step in ("drop_staging", "create_staging", "audit", "publish"):
+    for step in ("drop_staging", "create_staging", "audit", "publish", "report"):
         assert f"{step} done in" in out
     assert f"report: {data_dir / 'report.html'}" in out
 
@@ -248,6 +251,7 @@ def test_the_report_holds_every_panel_and_no_panel_fails(
         (["run", "--bogus"], "unrecognized arguments: --bogus"),
         (["run", "--as-of", "2024-13-01"], "--as-of '2024-13-01' is not a date: use YYYY-MM-DD"),
         (["run", "--as-of", "2999-01-01"], "--as-of 2999-01-01 is in the future"),
+        (["run", "--as-of", "20240607"], "--as-of '20240607' is not a date: use YYYY-MM-DD"),
         (["run", "--symbols", " , "], "--symbols is empty"),
         (["run", "--symbols", "NV DA"], "--symbols: NV DA is not a ticker"),
         (["run", "--outputsize", "huge"], "argument --outputsize: invalid choice: 'huge'"),
@@ -400,11 +404,147 @@ def test_a_run_refused_for_a_missing_key_leaves_the_data_dir_free(
 
 def test_the_lake_mirrors_the_s3_layout(first_day: Path) -> None:
     lake = first_day / "lake"
-    assert sorted(p.name for p in (lake / "raw" / f"dt={AS_OF}").iterdir()) == [
-        "AMD.csv",
-        "NVDA.csv",
-    ]
+    names = sorted(p.name for p in (lake / "raw" / f"dt={AS_OF}").iterdir())
+    assert [RAW_OBJECT.fullmatch(name)["symbol"] for name in names] == ["AMD", "NVDA"]
     years = {p.name for p in (lake / "prod" / "daily_prices").rglob("year=*") if p.is_dir()}
     assert years == {"year=2024"}
     assert any((lake / "prod" / "dq_results").rglob("*.parquet"))
     shutil.rmtree(lake / "raw")  # what is published does not depend on raw staying around
+
+
+def test_the_summary_lists_each_steps_time_report_included_even_when_quiet(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_day(data_dir, AS_OF) == 0
+
+    (times,) = [line for line in capsys.readouterr().out.splitlines() if "times:" in line]
+    steps = ("ingest", "drop_staging", "create_staging", "audit", "publish", "report")
+    seconds = r"\d+\.\d\d s"
+    assert re.fullmatch(
+        "times: " + ", ".join(f"{step} {seconds}" for step in steps) + f"; total {seconds}", times
+    )
+
+
+# --- The report's time range ----------------------------------------------------------------
+
+HISTORY_YEARS = 3
+
+
+@pytest.fixture(scope="module")
+def history_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three years of full history for SYMBOLS as of AS_OF (reports only read it)."""
+    data_dir = tmp_path_factory.mktemp("history") / "stockpipe"
+    years = str(HISTORY_YEARS)
+    assert run_day(data_dir, AS_OF, "--outputsize", "full", "--sample-years", years) == 0
+    return data_dir
+
+
+def chart_lines(html: str, panel_id: str) -> dict[str, tuple[int, str, str]]:
+    """Per symbol, a chart line's (days, first day, last day), from its tooltip."""
+    section = html.split(f'id="panel-{panel_id}"')[1].split("</section>")[0]
+    return {
+        symbol: (int(days), first, last)
+        for symbol, days, first, last in re.findall(
+            r"<title>(\S+): (\d+) days, (\S+) to (\S+)</title>", section
+        )
+    }
+
+
+def expected_lines(start: date | None, end: date) -> dict[str, tuple[int, str, str]]:
+    """The close-price chart over [start, end] (None: all history), from the sample market."""
+    market = SampleMarket(end=AS_OF, years=HISTORY_YEARS)
+    lines = {}
+    for symbol in SYMBOLS:
+        bars = market.bars(symbol)
+        days = sorted(b.trade_date for b in bars if (start or date.min) <= b.trade_date <= end)
+        lines[symbol] = (len(days), days[0].isoformat(), days[-1].isoformat())
+    return lines
+
+
+def report_html(data_dir: Path, tmp_path: Path, *window: str) -> str:
+    out = tmp_path / "report.html"
+    assert cli("report", "--out", str(out), "--data-dir", str(data_dir), "--quiet", *window) == 0
+    return out.read_text()
+
+
+def test_the_report_shows_the_last_12_months_by_default(history_dir: Path) -> None:
+    html = (history_dir / "report.html").read_text()
+
+    assert chart_lines(html, "close_price") == expected_lines(date(2023, 6, 7), AS_OF)
+    assert "2023-06-07 to 2024-06-07 (the 12 months up to the newest published trade date)" in html
+
+
+def test_the_freshness_table_still_covers_the_whole_history(history_dir: Path) -> None:
+    html = (history_dir / "report.html").read_text()
+
+    section = html.split('id="panel-freshness"')[1].split("</section>")[0]
+    market = SampleMarket(end=AS_OF, years=HISTORY_YEARS)
+    for symbol in SYMBOLS:
+        bars = market.bars(symbol)
+        first = min(b.trade_date for b in bars)
+        assert first < AS_OF - timedelta(days=2 * 365)
+        assert (
+            f'<td class="col-symbol">{symbol}</td>'
+            f'<td class="col-first_trade_date">{first}</td>'
+            f'<td class="col-latest_trade_date">{AS_OF}</td>'
+            f'<td class="col-bars number">{len(bars)}</td>'
+        ) in section
+
+
+@pytest.mark.parametrize(
+    ("window", "start", "end"),
+    [
+        (("--from", "2024-01-02", "--to", "2024-03-28"), date(2024, 1, 2), date(2024, 3, 28)),
+        (("--from", "2024-05-01"), date(2024, 5, 1), AS_OF),
+        (("--to", "2023-03-31"), date(2022, 3, 31), date(2023, 3, 31)),
+        (("--all",), None, AS_OF),
+    ],
+    ids=["from-to", "from", "to", "all"],
+)
+def test_report_charts_the_window_asked_for(
+    history_dir: Path, tmp_path: Path, window: tuple[str, ...], start: date | None, end: date
+) -> None:
+    html = report_html(history_dir, tmp_path, *window)
+
+    assert chart_lines(html, "close_price") == expected_lines(start, end)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["report", "--from", "2024-1-5"], "--from '2024-1-5' is not a date: use YYYY-MM-DD"),
+        (["report", "--to", "2024-W23-5"], "--to '2024-W23-5' is not a date: use YYYY-MM-DD"),
+        (["run", "--from", "2024-02-30"], "--from '2024-02-30' is not a date: use YYYY-MM-DD"),
+        (["run", "--to", ""], "--to '' is not a date: use YYYY-MM-DD"),
+        (
+            ["report", "--from", "2024-06-01", "--to", "2024-05-31"],
+            "--from 2024-06-01 is after --to 2024-05-31",
+        ),
+        (
+            ["run", "--from", "2024-06-01", "--to", "2024-05-31"],
+            "--from 2024-06-01 is after --to 2024-05-31",
+        ),
+        (["report", "--all", "--from", "2024-01-02"], "give either --all or --from/--to"),
+        (["run", "--all", "--to", "2024-01-02"], "give either --all or --from/--to"),
+    ],
+)
+def test_a_bad_time_range_is_one_line_and_exit_2_before_any_work(
+    argv: list[str], message: str, history_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = published(history_dir, capsys)
+    report = (history_dir / "report.html").read_bytes()
+
+    assert cli(*argv, "--data-dir", str(history_dir)) == 2
+
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert message in err
+    assert published(history_dir, capsys) == before
+    assert (history_dir / "report.html").read_bytes() == report
+
+
+def test_run_takes_the_same_window_for_its_report(data_dir: Path) -> None:
+    assert run_day(data_dir, AS_OF, "--from", "2024-05-01", "--to", "2024-05-31") == 0
+
+    html = (data_dir / "report.html").read_text()
+    assert chart_lines(html, "close_price") == expected_lines(date(2024, 5, 1), date(2024, 5, 31))

@@ -1,9 +1,12 @@
-"""The local HTML report over a small lake: every panel runs, values match the lake."""
+"""The local HTML report over small lakes: every panel runs, values match the lake, and the
+report reads only the window it shows (plus the per-symbol summary)."""
 
 from __future__ import annotations
 
 import math
 import random
+import re
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -15,7 +18,7 @@ import pytest
 from runtime.local.report import PanelFailure, write_report
 from runtime.local.sample_market import SAMPLE_LABEL
 from runtime.panels import TIME_SERIES_FORMAT, load_panels
-from runtime.wap.engines.duckdb_engine import DuckDBEngine
+from runtime.wap.engines.duckdb_engine import DuckDBEngine, Scan
 
 pytestmark = pytest.mark.duckdb
 
@@ -38,20 +41,14 @@ class Bar:
     daily_return: float | None
 
 
-def _bars() -> dict[str, list[Bar]]:
-    """A seeded walk per symbol over weekdays, crossing a year (two year partitions)."""
-    rng = random.Random(20240229)
-    days = [
-        FIRST_DAY + timedelta(days=n)
-        for n in range((LAST_DAY - FIRST_DAY).days + 1)
-        if (FIRST_DAY + timedelta(days=n)).weekday() < 5
-    ]
+def _bars(spans: dict[str, tuple[date, date]], seed: int) -> dict[str, list[Bar]]:
+    """A seeded walk per symbol over the weekdays of its (first, last) span."""
+    rng = random.Random(seed)
     bars: dict[str, list[Bar]] = {}
-    for index, symbol in enumerate(SYMBOLS):
+    for index, (symbol, (first, last)) in enumerate(spans.items()):
         close, previous = 50.0 * (index + 1), None
-        for day in days:
-            if symbol == "CCC" and day > CCC_LAST_DAY:
-                break
+        days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+        for day in (d for d in days if d.weekday() < 5):
             open_ = round(close * math.exp(rng.gauss(0, 0.005)), 4)
             close = round(open_ * math.exp(rng.gauss(0, 0.02)), 4)
             high = round(max(open_, close) * (1 + rng.uniform(0.001, 0.02)), 4)
@@ -65,7 +62,23 @@ def _bars() -> dict[str, list[Bar]]:
     return bars
 
 
-BARS = _bars()
+# Four months crossing a year (two year partitions); CCC lags two days behind the others.
+BARS = _bars(
+    {"AAA": (FIRST_DAY, LAST_DAY), "BBB": (FIRST_DAY, LAST_DAY), "CCC": (FIRST_DAY, CCC_LAST_DAY)},
+    seed=20240229,
+)
+
+# Three years and a bit (year partitions 2021 to 2024): OLD trades throughout, NEW starts
+# inside the default window, GONE stopped trading before it.
+NEWEST = date(2024, 6, 7)
+HISTORY = _bars(
+    {
+        "OLD": (date(2021, 3, 1), NEWEST),
+        "NEW": (date(2024, 1, 2), NEWEST),
+        "GONE": (date(2021, 3, 1), date(2022, 8, 31)),
+    },
+    seed=20210301,
+)
 
 OLD_RUN = [
     ("run-old", "not_null_keys", "error", False, 4, "AAA@2024-02-27", datetime(2024, 2, 28, 21)),
@@ -120,6 +133,13 @@ PRICE_COLUMNS = {
     "ingested_at": "timestamp",
     "year": "integer",  # the partition column comes last
 }
+SUMMARY_COLUMNS = {
+    "symbol": "varchar",
+    "first_trade_date": "date",
+    "last_trade_date": "date",
+    "bars": "bigint",
+    "year": "integer",  # the partition column comes last
+}
 DQ_COLUMNS = {
     "check_name": "varchar",
     "severity": "varchar",
@@ -131,7 +151,21 @@ DQ_COLUMNS = {
 }
 
 
-def _write_lake(lake: Path, *, prices: bool = True, dq: bool = True) -> Path:
+def _summary_rows(bars: dict[str, list[Bar]]) -> list[tuple]:
+    """symbol_summary as publish keeps it: per (symbol, year) first, last and bar count."""
+    years: dict[tuple[str, int], list[date]] = {}
+    for symbol_bars in bars.values():
+        for b in symbol_bars:
+            years.setdefault((b.symbol, b.trade_date.year), []).append(b.trade_date)
+    return [
+        (symbol, min(days), max(days), len(days), year)
+        for (symbol, year), days in sorted(years.items())
+    ]
+
+
+def _write_lake(
+    lake: Path, bars: dict[str, list[Bar]] = BARS, *, prices: bool = True, dq: bool = True
+) -> Path:
     """Production tables in a local lake, written through the DuckDB engine's catalog."""
     engine = DuckDBEngine(lake)
     if prices:
@@ -149,13 +183,19 @@ def _write_lake(lake: Path, *, prices: bool = True, dq: bool = True) -> Path:
                 datetime(2024, 2, 29, 21),
                 b.trade_date.year,
             )
-            for bars in BARS.values()
-            for b in bars
+            for symbol_bars in bars.values()
+            for b in symbol_bars
         ]
         engine.ctas(
             "daily_prices",
             _values_select(PRICE_COLUMNS, rows),
             engine.location("prod/daily_prices/v1/"),
+            partitioned_by="year",
+        )
+        engine.ctas(
+            "symbol_summary",
+            _values_select(SUMMARY_COLUMNS, _summary_rows(bars)),
+            engine.location("prod/symbol_summary/v1/"),
             partitioned_by="year",
         )
     if dq:
@@ -177,6 +217,7 @@ class Section:
     charts: int = 0
     tables: list[list[list[str]]] = field(default_factory=list)
     legend: dict[str, str] = field(default_factory=dict)
+    lines: dict[str, str] = field(default_factory=dict)  # a chart line's tooltip per symbol
     text: str = ""
 
 
@@ -190,6 +231,7 @@ class ReportParser(HTMLParser):
         self.banner = ""
         self._section: Section | None = None
         self._legend_symbol: str | None = None
+        self._line_symbol: str | None = None
         self._in: list[str] = []
         self._cell: list[str] | None = None
         self._row: list[str] | None = None
@@ -217,6 +259,10 @@ class ReportParser(HTMLParser):
             self._cell = []
         elif tag == "li" and "data-symbol" in attributes:
             self._legend_symbol = attributes["data-symbol"]
+        elif tag == "polyline":
+            self._line_symbol = attributes["data-symbol"]
+        elif tag == "title" and self._line_symbol:
+            self._in.append("line")
         elif tag == "span" and "last" in classes and self._legend_symbol:
             self._in.append("last")
         elif tag == "h2":
@@ -231,7 +277,9 @@ class ReportParser(HTMLParser):
         elif tag == "tr" and self._row is not None:
             self._section.tables[-1].append(self._row)
             self._row = None
-        elif tag in ("span", "h2", "div") and self._in:
+        elif tag == "polyline":
+            self._line_symbol = None
+        elif tag in ("span", "h2", "div", "title") and self._in:
             self._in.pop()
 
     def handle_data(self, data: str) -> None:
@@ -246,6 +294,8 @@ class ReportParser(HTMLParser):
             self._section.title += data
         elif self._in and self._in[-1] == "last":
             self._section.legend[self._legend_symbol] = data
+        elif self._in and self._in[-1] == "line":
+            self._section.lines[self._line_symbol] = data
 
 
 def _parse(path: Path) -> ReportParser:
@@ -423,5 +473,151 @@ def test_a_range_that_ends_before_it_starts_is_refused(engine, tmp_path: Path) -
     with pytest.raises(ValueError, match=r"time_from \(2024-02-01 00:00\) is after time_to"):
         write_report(
             engine, tmp_path / "report.html", time_from=date(2024, 2, 1), time_to=date(2024, 1, 1)
+        )
+    assert not (tmp_path / "report.html").exists()
+
+
+# --- The window: what the report shows and what it reads -----------------------------------
+
+
+@pytest.fixture(scope="module")
+def history_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Written once for the module (thousands of rows): tests that change it use a copy."""
+    return _write_lake(tmp_path_factory.mktemp("history") / "lake", HISTORY)
+
+
+@dataclass
+class Written:
+    parsed: ReportParser
+    html: str
+    scans: list[Scan]
+
+
+def _report_over(lake: Path, tmp_path: Path, **window) -> Written:
+    engine = DuckDBEngine(lake, profile=True)
+    failures: list[PanelFailure] = []
+    out = write_report(engine, tmp_path / "report.html", on_panel_error=failures.append, **window)
+    engine.close()
+    assert failures == []
+    return Written(_parse(out), out.read_text(encoding="utf-8"), engine.scans)
+
+
+def _expected_lines(panel_id: str, start: date, end: date) -> dict[str, str]:
+    """Each chart line's tooltip over [start, end], from HISTORY's bars."""
+    lines = {}
+    for symbol, bars in HISTORY.items():
+        shown = [
+            b.trade_date
+            for index, b in enumerate(bars)
+            if start <= b.trade_date <= end
+            and (panel_id != "daily_return" or b.daily_return is not None)
+            and (panel_id != "volatility" or index >= 19)  # from the 20th trading day
+        ]
+        if shown:
+            lines[symbol] = f"{symbol}: {len(shown)} days, {shown[0]} to {shown[-1]}"
+    return lines
+
+
+def _assert_charts_cover(written: Written, start: date, end: date) -> None:
+    for panel in CHART_PANELS:
+        lines = written.parsed.sections[f"panel-{panel.id}"].lines
+        assert lines == _expected_lines(panel.id, start, end), panel.id
+
+
+def _years_read(scans: list[Scan], table: str = "daily_prices") -> set[int]:
+    years: set[int] = set()
+    for scan in scans:
+        files = [name for name in scan.filenames if f"/prod/{table}/" in name]
+        if files:
+            assert scan.files_read == len(scan.filenames)  # DuckDB names at most five
+            years |= {int(re.search(r"/year=(\d{4})/", name).group(1)) for name in files}
+    return years
+
+
+def test_by_default_the_charts_show_the_12_months_up_to_the_newest_trade_date(
+    history_lake: Path, tmp_path: Path
+) -> None:
+    written = _report_over(history_lake, tmp_path)
+
+    _assert_charts_cover(written, date(2023, 6, 7), NEWEST)
+    assert (
+        "<dt>Time range</dt><dd>2023-06-07 to 2024-06-07 "
+        "(the 12 months up to the newest published trade date)</dd>" in written.html
+    )
+    assert "<dt>Published</dt><dd>2021-03-01 to 2024-06-07</dd>" in written.html
+    assert "<dt>Symbols</dt><dd>GONE, NEW, OLD</dd>" in written.html
+
+
+def test_by_default_no_price_panel_reads_a_year_before_the_window(
+    history_lake: Path, tmp_path: Path
+) -> None:
+    written = _report_over(history_lake, tmp_path)
+
+    assert _years_read(written.scans) == {2023, 2024}
+
+
+@pytest.mark.parametrize(
+    ("window", "start", "end", "years"),
+    [
+        # Inside one year: the volatility's 40-day lookback stays in 2024 too.
+        ({"time_from": date(2024, 3, 1)}, date(2024, 3, 1), NEWEST, {2024}),
+        # The lookback crosses into 2023, and the first day in range still has its 20 days.
+        (
+            {"time_from": date(2024, 1, 10), "time_to": date(2024, 2, 15)},
+            date(2024, 1, 10),
+            date(2024, 2, 15),
+            {2023, 2024},
+        ),
+        ({"time_to": date(2022, 6, 30)}, date(2021, 6, 30), date(2022, 6, 30), {2021, 2022}),
+        ({"whole_history": True}, date(2021, 3, 1), NEWEST, {2021, 2022, 2023, 2024}),
+    ],
+    ids=["from", "from-to", "to", "whole-history"],
+)
+def test_a_chosen_window_is_charted_and_only_its_years_are_read(
+    history_lake: Path, tmp_path: Path, window: dict, start: date, end: date, years: set[int]
+) -> None:
+    written = _report_over(history_lake, tmp_path, **window)
+
+    _assert_charts_cover(written, start, end)
+    assert f"<dt>Time range</dt><dd>{start} to {end}" in written.html
+    assert _years_read(written.scans) == years
+
+
+def test_freshness_covers_every_symbols_whole_history_from_the_summary(
+    history_lake: Path, tmp_path: Path
+) -> None:
+    written = _report_over(history_lake, tmp_path, time_from=date(2024, 5, 1))
+
+    rows = {r["symbol"]: r for r in _table(written.parsed.sections["panel-freshness"])}
+    assert set(rows) == set(HISTORY)
+    for symbol, bars in HISTORY.items():
+        last = bars[-1].trade_date
+        assert rows[symbol]["first_trade_date"] == bars[0].trade_date.isoformat()
+        assert rows[symbol]["latest_trade_date"] == last.isoformat()
+        assert rows[symbol]["bars"] == str(len(bars))
+        assert rows[symbol]["days_behind_newest"] == str((NEWEST - last).days)
+    freshness = [scan for scan in written.scans if scan.query == "panel freshness"]
+    assert _years_read(freshness) == set()
+    assert _years_read(freshness, "symbol_summary") == {2021, 2022, 2023, 2024}
+
+
+def test_without_the_summary_table_the_report_says_what_is_missing(
+    history_lake: Path, tmp_path: Path
+) -> None:
+    lake = shutil.copytree(history_lake, tmp_path / "lake")
+    DuckDBEngine(lake).drop_table("symbol_summary")
+    failures: list[PanelFailure] = []
+
+    out = write_report(DuckDBEngine(lake), tmp_path / "report.html", on_panel_error=failures.append)
+
+    assert {f.panel_id for f in failures} == {p.id for p in PANELS} - {"dq_latest_run"}
+    assert all("no table symbol_summary" in f.error for f in failures)
+    assert _parse(out).sections["panel-dq_latest_run"].status == "ok"
+
+
+def test_whole_history_and_a_range_are_refused_together(engine, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="whole_history covers every published day"):
+        write_report(
+            engine, tmp_path / "report.html", whole_history=True, time_from=date(2024, 1, 1)
         )
     assert not (tmp_path / "report.html").exists()

@@ -11,8 +11,8 @@ from datetime import date
 
 import pytest
 
-from runtime.local.market_calendar import trading_days
 from runtime.local.sample_market import SAMPLE_LABEL, SampleMarket
+from runtime.market_calendar import trading_days
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
 END = date(2024, 6, 7)

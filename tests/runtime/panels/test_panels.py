@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import sqlglot
+from sqlglot import exp
 
 from runtime.panels import (
     PANELS_TOML,
@@ -66,7 +67,31 @@ def test_symbol_variable_is_multi_value_with_all() -> None:
     variable = load_variables()["symbol"]
     assert variable.multi
     assert variable.include_all
-    assert "daily_prices" in variable.sql
+
+
+def _tables(sql: str) -> set[str]:
+    expanded = expand_macros(sql, FROM, TO, ["NVDA"])
+    return {table.name for table in sqlglot.parse_one(expanded, read="athena").find_all(exp.Table)}
+
+
+# Athena bills the bytes a query scans and the dashboard runs these on every refresh: what
+# covers the whole history reads the small per-symbol summary, never every daily_prices year.
+@pytest.mark.parametrize("name", ["freshness.sql", "symbol_variable.sql", "published_range.sql"])
+def test_whole_history_queries_read_the_summary_not_daily_prices(name: str) -> None:
+    assert _tables((SQL_DIR / name).read_text(encoding="utf-8")) == {"symbol_summary"}
+
+
+@pytest.mark.parametrize(
+    "panel", [p for p in PANELS if "daily_prices" in _tables(p.sql)], ids=lambda p: p.id
+)
+def test_every_read_of_daily_prices_filters_its_year_partitions(panel) -> None:
+    sql = expand_macros(panel.sql, FROM, TO, ["NVDA"])
+    for select in sqlglot.parse_one(sql, read="athena").find_all(exp.Select):
+        source = select.args.get("from")
+        if source is not None and source.this.name == "daily_prices":
+            where = select.args.get("where")
+            assert where is not None, panel.id
+            assert "year" in {column.name for column in where.find_all(exp.Column)}, panel.id
 
 
 def test_time_series_panels_use_the_symbol_variable_and_the_range() -> None:

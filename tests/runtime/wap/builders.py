@@ -15,13 +15,11 @@ from decimal import Decimal
 from pathlib import Path
 
 from runtime.ingest.bars import Bar, bars_to_csv
+from runtime.schema import PROD_COLUMNS
 from runtime.wap.engines.base import Engine
 from runtime.wap.steps import PublishResult, RunResult
 
-PRODUCTION_COLUMNS = (
-    "symbol, trade_date, open, high, low, close, volume, avg_price, daily_return, "
-    "ingested_at, run_id, year"
-)
+PRODUCTION_COLUMNS = ", ".join(name for name, _ in PROD_COLUMNS)
 
 
 def ingested_at(dt: date) -> str:
@@ -35,19 +33,29 @@ class RawLake:
     root: Path
 
     def write(self, dt: date, bars: Iterable[Bar], at: str | None = None) -> list[Path]:
-        """One raw object per symbol in partition dt, like a day of ingestion."""
+        """One raw object per symbol in partition dt, like a run of ingestion landing at
+        `at` (its objects named `SYMBOL-<landing time>.csv`, as the sinks name them)."""
+        at = at or ingested_at(dt)
         by_symbol: dict[str, list[Bar]] = defaultdict(list)
         for bar in bars:
             by_symbol[bar.symbol].append(bar)
         return [
-            self.write_text(dt, symbol, bars_to_csv(symbol_bars, at or ingested_at(dt)))
+            self.write_text(dt, symbol, bars_to_csv(symbol_bars, at), landed=at)
             for symbol, symbol_bars in by_symbol.items()
         ]
 
-    def write_text(self, dt: date, symbol: str, text: str) -> Path:
-        path = self.root / "raw" / f"dt={dt.isoformat()}" / f"{symbol}.csv"
+    def write_text(self, dt: date, symbol: str, text: str, landed: str = "manual") -> Path:
+        name = f"{symbol}-{landed.replace('-', '').replace(':', '')}.csv"
+        path = self.root / "raw" / f"dt={dt.isoformat()}" / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
+        return path
+
+    def write_firehose(self, dt: date, lines: Iterable[str], name: str) -> Path:
+        """One object as Firehose delivers it: JSON lines under raw_firehose/dt=.../."""
+        path = self.root / "raw_firehose" / f"dt={dt.isoformat()}" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
         return path
 
     def raw_files(self) -> list[Path]:

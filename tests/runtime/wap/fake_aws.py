@@ -1,20 +1,25 @@
 """An in-process AWS account for the Athena engine tests, built on moto.
 
 `FakeAws()` (inside `mock_aws`) holds a data bucket, a Glue database and an Athena
-workgroup. The clients it hands to the engine record every call (so tests can assert the exact
-SQL sent, like SQLMesh's `to_sql_calls`) and add the Athena/Glue behaviour moto does not
-model, through botocore's public event hooks:
+workgroup (an ETL one: it does not enforce its configuration, and has a result location).
+The clients it hands to the engine record every call (so tests can assert the exact SQL
+sent, like SQLMesh's `to_sql_calls`) and add the Athena/Glue behaviour moto does not model,
+through botocore's public event hooks:
 
-- failed queries with a StateChangeReason (`fail_queries`),
+- failed queries with a StateChangeReason and an AthenaError (`fail_queries`), and a CTAS
+  naming an external_location failed in a workgroup that enforces its configuration,
+- Glue's optimistic concurrency: an UpdateTable whose VersionId is not the table's current
+  one is refused with ConcurrentModificationException (moto ignores VersionId),
 - result and partition listings cut into pages the way the services page them,
-- refused calls, e.g. throttling (`refuse`), and per-entry batch errors (`report_entry_error`).
+- refused calls, e.g. throttling (`refuse`), per-entry batch errors (`report_entry_error`),
+  and actions run just before a call reaches moto (`before`), e.g. another writer or reader.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +31,7 @@ from moto.backends import get_backend
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.moto_api import state_manager
 
+from runtime.schema import PROD_COLUMNS, PROD_PARTITION_COLUMN
 from runtime.wap.engines.athena import AthenaEngine
 
 REGION = "us-east-1"
@@ -44,19 +50,12 @@ PARQUET_STORAGE = {
     },
 }
 
-#: The production columns (contracts.md), without the partition column `year`.
-DAILY_PRICES_COLUMNS = (
-    ("symbol", "string"),
-    ("trade_date", "date"),
-    ("open", "double"),
-    ("high", "double"),
-    ("low", "double"),
-    ("close", "double"),
-    ("volume", "bigint"),
-    ("avg_price", "double"),
-    ("daily_return", "double"),
-    ("ingested_at", "timestamp"),
-    ("run_id", "string"),
+#: The production columns as Glue stores them (Athena's varchar is Glue's string), without
+#: the partition column `year`.
+DAILY_PRICES_COLUMNS = tuple(
+    (name, "string" if athena_type == "varchar" else athena_type)
+    for name, athena_type in PROD_COLUMNS
+    if name != PROD_PARTITION_COLUMN
 )
 
 #: Glue answers get_partitions in pages; moto answers everything at once.
@@ -81,6 +80,14 @@ class _Refusal:
 
 
 @dataclass
+class _Failure:
+    containing: str
+    reason: str
+    error: dict
+    times: int | None
+
+
+@dataclass
 class _EntryError:
     value: str
     code: str
@@ -95,8 +102,9 @@ class FakeAws:
         self.calls: list[Call] = []
         self.sleeps: list[float] = []
         self._clients: dict[str, Any] = {}
-        self._failing: list[tuple[str, str]] = []
-        self._reasons: dict[str, str] = {}
+        self._failing: list[_Failure] = []
+        self._reasons: dict[str, tuple[str, dict]] = {}
+        self._before: dict[str, list[Callable[[dict], None]]] = {}
         self._refusals: dict[str, list[_Refusal]] = {}
         self._entry_errors: dict[str, list[_EntryError]] = {}
         self._counts: dict[str, int] = {}
@@ -108,13 +116,16 @@ class FakeAws:
         for bucket in (DATA_BUCKET, RESULTS_BUCKET):
             self.s3.create_bucket(Bucket=bucket)
         self.glue.create_database(DatabaseInput={"Name": DATABASE})
-        self.athena.create_work_group(
-            Name=WORKGROUP,
-            Configuration={
-                "ResultConfiguration": {"OutputLocation": f"s3://{RESULTS_BUCKET}/results/"},
-                "EnforceWorkGroupConfiguration": True,
-            },
-        )
+        self.create_workgroup(WORKGROUP)
+
+    def create_workgroup(self, name: str, enforce: bool = False, results: bool = True) -> None:
+        """An Athena workgroup; `enforce`: it overrides client-side settings, so (as in
+        Athena) every CTAS that names an external_location fails in it."""
+        configuration: dict[str, Any] = {"EnforceWorkGroupConfiguration": enforce}
+        if results:
+            output = f"s3://{RESULTS_BUCKET}/results/{name}/"
+            configuration["ResultConfiguration"] = {"OutputLocation": output}
+        self.athena.create_work_group(Name=name, Configuration=configuration)
 
     # -- the engine and what it sent ---------------------------------------------------
 
@@ -136,6 +147,7 @@ class FakeAws:
             client = self._session.client(service)
             events = client.meta.events
             events.register(f"before-parameter-build.{service}", self._record)
+            events.register(f"before-call.{service}", self._run_before)
             events.register(f"before-call.{service}", self._maybe_refuse)
             events.register(f"after-call.{service}", self._maybe_report_entry_errors)
             if service == "athena":
@@ -144,6 +156,7 @@ class FakeAws:
                 events.register("after-call.athena.GetQueryResults", self._page_results)
             if service == "glue":
                 events.register("after-call.glue.GetPartitions", self._page_partitions)
+                events.register("before-call.glue.UpdateTable", self._check_table_version)
             self._clients[service] = client
         return self._clients[service]
 
@@ -182,9 +195,25 @@ class FakeAws:
         )
         assert response.status_code == 201, response.text
 
-    def fail_queries(self, containing: str, reason: str) -> None:
-        """Queries whose SQL contains `containing` end FAILED with this StateChangeReason."""
-        self._failing.append((containing, reason))
+    def fail_queries(
+        self,
+        containing: str,
+        reason: str,
+        *,
+        retryable: bool = False,
+        category: int = 2,
+        times: int | None = None,
+    ) -> None:
+        """Queries whose SQL contains `containing` end FAILED with this StateChangeReason and
+        an AthenaError (`category`: 1 system, 2 user, 3 other); the first `times` such
+        queries only when given (None: all of them)."""
+        error = {
+            "ErrorCategory": category,
+            "ErrorType": 1001 if category == 2 else 401,
+            "Retryable": retryable,
+            "ErrorMessage": reason,
+        }
+        self._failing.append(_Failure(containing, reason, error, times))
 
     @staticmethod
     @contextmanager
@@ -218,6 +247,12 @@ class FakeAws:
         self._refusals.setdefault(operation, []).append(
             _Refusal(code, message, status, skip, times)
         )
+
+    def before(self, operation: str, action: Callable[[dict], None]) -> None:
+        """Run `action(params)` just before every engine call to `operation` reaches moto
+        (after it was recorded): another writer, or a reader looking at Glue mid-swap.
+        `action` uses the fixture's own clients (`self.glue`, ...), which are not hooked."""
+        self._before.setdefault(operation, []).append(action)
 
     def report_entry_error(self, operation: str, value: str, code: str, message: str) -> None:
         """After Glue applied a batch call that includes partition `value`, list that entry in
@@ -292,17 +327,31 @@ class FakeAws:
         service = model.service_model.service_name
         self.calls.append(Call(service, model.name, copy.deepcopy(params)))
 
+    def _run_before(self, model: Any, context: dict, **_: Any) -> None:
+        for action in self._before.get(model.name, []):
+            action(context.get("fake_aws_params", {}))
+
+    def _check_table_version(self, context: dict, **_: Any) -> tuple[AWSResponse, dict] | None:
+        params = context.get("fake_aws_params", {})
+        expected = params.get("VersionId")
+        if expected is None:
+            return None
+        name = params["TableInput"]["Name"]
+        current = self.glue.get_table(DatabaseName=params["DatabaseName"], Name=name)["Table"]
+        if current.get("VersionId") == expected:
+            return None
+        message = (
+            f"Update table failed due to concurrent modifications: table {name} is at version "
+            f"{current.get('VersionId')}, the update was for version {expected}"
+        )
+        return _error_response("ConcurrentModificationException", message, 400)
+
     def _maybe_refuse(self, model: Any, **_: Any) -> tuple[AWSResponse, dict] | None:
         count = self._counts.get(model.name, 0)
         self._counts[model.name] = count + 1
         for refusal in self._refusals.get(model.name, []):
             if refusal.skip <= count < refusal.skip + refusal.times:
-                error = {"Code": refusal.code, "Message": refusal.message}
-                http = AWSResponse("https://fake-aws.invalid/", refusal.status, {}, None)
-                return http, {
-                    "Error": error,
-                    "ResponseMetadata": {"HTTPStatusCode": refusal.status},
-                }
+                return _error_response(refusal.code, refusal.message, refusal.status)
         return None
 
     def _maybe_report_entry_errors(
@@ -332,20 +381,41 @@ class FakeAws:
                 )
 
     def _maybe_fail(self, parsed: dict, context: dict, **_: Any) -> None:
-        query = context.get("fake_aws_params", {}).get("QueryString", "")
+        params = context.get("fake_aws_params", {})
+        query = params.get("QueryString", "")
         query_id = parsed.get("QueryExecutionId")
-        for containing, reason in self._failing:
-            if query_id and containing in query:
-                execution = get_backend("athena")[DEFAULT_ACCOUNT_ID][REGION].executions[query_id]
-                execution.status = "FAILED"
-                self._reasons[query_id] = reason
-                return
+        if not query_id:
+            return
+        backend = get_backend("athena")[DEFAULT_ACCOUNT_ID][REGION]
+        workgroup = params.get("WorkGroup", "primary")
+        configuration = backend.work_groups[workgroup].configuration
+        failure = next(
+            (
+                each
+                for each in self._failing
+                if each.containing in query and (each.times is None or each.times > 0)
+            ),
+            None,
+        )
+        if configuration.get("EnforceWorkGroupConfiguration") and "external_location" in query:
+            reason = (
+                "INVALID_TABLE_PROPERTY: external_location cannot be set in a workgroup that "
+                f"enforces its configuration ({workgroup})"
+            )
+            error = {"ErrorCategory": 2, "ErrorType": 1301, "Retryable": False}
+            failure = _Failure("", reason, {**error, "ErrorMessage": reason}, None)
+        elif failure is not None and failure.times is not None:
+            failure.times -= 1
+        if failure is not None:
+            backend.executions[query_id].status = "FAILED"
+            self._reasons[query_id] = (failure.reason, failure.error)
 
     def _add_reason(self, parsed: dict, **_: Any) -> None:
         execution = parsed.get("QueryExecution", {})
-        reason = self._reasons.get(execution.get("QueryExecutionId", ""))
-        if reason is not None:
-            execution["Status"]["StateChangeReason"] = reason
+        found = self._reasons.get(execution.get("QueryExecutionId", ""))
+        if found is not None:
+            execution["Status"]["StateChangeReason"] = found[0]
+            execution["Status"]["AthenaError"] = dict(found[1])
 
     def _page_results(self, parsed: dict, context: dict, **_: Any) -> None:
         params = context.get("fake_aws_params", {})
@@ -360,6 +430,15 @@ class FakeAws:
 def _shared_session() -> boto3.session.Session:
     """One session for every test: it loads each service model once (clients stay per test)."""
     return boto3.session.Session(region_name=REGION)
+
+
+def _error_response(code: str, message: str, status: int) -> tuple[AWSResponse, dict]:
+    """What a before-call handler returns to answer a call with an AWS error."""
+    http = AWSResponse("https://fake-aws.invalid/", status, {}, None)
+    return http, {
+        "Error": {"Code": code, "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": status},
+    }
 
 
 def _cut_page(parsed: dict, holder: dict, key: str, params: dict, default_size: int) -> None:

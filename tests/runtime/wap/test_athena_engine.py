@@ -12,6 +12,9 @@ from urllib.parse import unquote
 import pytest
 from moto import mock_aws
 
+from runtime.schema import RAW_COLUMNS
+from runtime.wap import raw_zone, store
+from runtime.wap.config import WapConfig
 from runtime.wap.engines import EngineError, create_engine
 from runtime.wap.engines.athena import AthenaEngine
 from tests.conftest import PROJECT_ROOT
@@ -654,3 +657,80 @@ def test_the_athena_engine_imports_neither_duckdb_nor_sqlglot() -> None:
     )
 
     assert result.stdout.strip() == "[]"
+
+
+# -- objects and the raw zone ----------------------------------------------------------------
+
+
+def test_list_objects_lists_every_object_below_with_its_etag(
+    aws: FakeAws, engine: AthenaEngine
+) -> None:
+    for n in range(1001):
+        aws.s3.put_object(Bucket=DATA_BUCKET, Key=f"raw/dt=2024-06-07/S{n:04}-1.csv", Body=b"")
+    aws.put_object("raw/dt=2024-06-07/deeper/NVDA-1.csv", b"symbol\n")
+    aws.put_object("raw_firehose/dt=2024-06-07/x", b"{}")
+
+    listed = engine.list_objects(engine.location("raw/"))
+
+    assert len(listed) == 1002
+    assert listed[0].location == f"s3://{DATA_BUCKET}/raw/dt=2024-06-07/S0000-1.csv"
+    assert listed[-1].location == f"s3://{DATA_BUCKET}/raw/dt=2024-06-07/deeper/NVDA-1.csv"
+    head = aws.s3.head_object(Bucket=DATA_BUCKET, Key="raw/dt=2024-06-07/deeper/NVDA-1.csv")
+    assert listed[-1].fingerprint == head["ETag"]
+
+
+def test_write_text_and_read_text_round_trip_one_object(aws: FakeAws, engine: AthenaEngine) -> None:
+    location = f"s3://{DATA_BUCKET}/prod/_raw_consumed/v1/raw_objects.json"
+
+    assert engine.read_text(location) is None
+    engine.write_text(location, '{"objects": {"raw/dt=2024-06-07/NVDA-1.csv": "e"}}')
+
+    assert engine.read_text(location) == '{"objects": {"raw/dt=2024-06-07/NVDA-1.csv": "e"}}'
+    with pytest.raises(EngineError, match="not an object under"):
+        engine.write_text("s3://someone-elses-bucket/x.json", "{}")
+
+
+def test_the_raw_zone_on_s3_names_objects_as_athenas_path_column_does(
+    aws: FakeAws, engine: AthenaEngine
+) -> None:
+    aws.create_table(
+        "raw_daily_prices",
+        f"s3://{DATA_BUCKET}/raw/",
+        columns=[(c, "string") for c in RAW_COLUMNS],
+        partition_key="dt",
+    )
+    consumed = aws.put_object("raw/dt=2024-06-06/NVDA-1.csv", b"a")
+    aws.put_object("raw/dt=2024-06-07/NVDA-2.csv", b"b")
+    aws.put_object("raw/dt=2024-06-07/AMD-2.csv", b"c")
+    new = aws.put_object("raw/dt=2024-06-06/AMD-3.csv", b"d")
+    aws.put_object("raw/dt=2024-6-8/AMD-3.csv", b"e")
+    aws.put_object("raw/dt=2024-06-06/", b"")  # a console "folder"
+    listing = raw_zone.list_raw(engine, date(2024, 6, 8))
+    etag = next(o.fingerprint for o in listing.objects if o.location == consumed)
+
+    objects = raw_zone.unconsumed(listing, {"raw/dt=2024-06-06/NVDA-1.csv": etag})
+
+    assert listing.misplaced == ("raw/dt=2024-6-8/AMD-3.csv",)
+    assert raw_zone.rows_sql(listing, objects).endswith(
+        f"""WHERE dt IN ('2024-06-07') OR (dt IN ('2024-06-06') AND "$path" IN ('{new}'))\n"""
+    )
+
+
+def test_the_consumed_raw_record_round_trips_through_s3_and_glue(
+    aws: FakeAws, engine: AthenaEngine
+) -> None:
+    aws.create_table("daily_prices", PROD, parameters={"parquet.compression": "SNAPPY"})
+    config = WapConfig()
+    first = {"raw/dt=2024-06-06/NVDA-1.csv": '"e1"'}
+    second = {"raw/dt=2024-06-07/NVDA-2.csv": '"e2"'}
+
+    store.record_consumed(engine, config, first, "r1", datetime(2024, 6, 6, 22))
+    store.record_consumed(engine, config, second, "r2", datetime(2024, 6, 7, 22))
+
+    assert store.consumed_raw(engine) == {**first, **second}
+    assert store.published_run(engine) == "r2"
+    parameters = aws.table("daily_prices")["Parameters"]
+    assert parameters["parquet.compression"] == "SNAPPY"
+    assert parameters["stockpipe.consumed_raw"] == (
+        "prod/_raw_consumed/20240607T220000000000Z_r2/raw_objects.json"
+    )

@@ -41,13 +41,13 @@ def test_the_latest_raw_copy_of_the_previous_day_is_the_base(
     assert published_return(duck, TUESDAY) == pytest.approx(110.0 / 104.0 - 1, abs=1e-12)
 
 
-def test_a_published_bar_of_the_previous_day_wins_over_its_raw_copies(
+def test_the_latest_raw_copy_replaces_a_published_bar_and_is_the_next_days_base(
     raw_lake: RawLake, duck: DuckDBEngine, wap_config: WapConfig
 ) -> None:
     raw_lake.write(MONDAY, [bar("AMD", MONDAY, "100.0000")], at="2024-06-03T21:05:00Z")
     steps.run_all(duck, wap_config, "monday", as_of=MONDAY)
-    # Monday's partition is rewritten after it was published (the watermark partition is read
-    # again), and Tuesday's ingestion restates Monday once more.
+    # Monday is landed again after it was published, and Tuesday's ingestion restates it
+    # once more: the latest ingested copy (90) is Monday's bar.
     raw_lake.write(MONDAY, [bar("AMD", MONDAY, "95.0000")], at="2024-06-03T23:00:00Z")
     raw_lake.write(
         TUESDAY,
@@ -58,5 +58,6 @@ def test_a_published_bar_of_the_previous_day_wins_over_its_raw_copies(
     result = steps.run_all(duck, wap_config, "tuesday", as_of=TUESDAY)
 
     assert publish_of(result).rows_added == 1
+    assert publish_of(result).rows_replaced == 1
     assert result.audit.result("restatement").sample_keys == ("AMD@2024-06-03",)
-    assert published_return(duck, TUESDAY) == pytest.approx(110.0 / 100.0 - 1, abs=1e-12)
+    assert published_return(duck, TUESDAY) == pytest.approx(110.0 / 90.0 - 1, abs=1e-12)

@@ -148,7 +148,7 @@ def test_empty_staging_while_raw_had_rows_fails_staging_not_empty(
     )
     duck.set_table_properties(
         "daily_prices_staging_lost",
-        {steps.WINDOW_FROM_PROPERTY: DEFECT_DAY.isoformat(), steps.WINDOW_RAW_ROWS_PROPERTY: "1"},
+        {steps.UNPUBLISHED_RAW_KEYS_PROPERTY: "1"},
     )
 
     result = steps.audit(duck, wap_config, "lost", as_of=DEFECT_DAY)
@@ -157,7 +157,7 @@ def test_empty_staging_while_raw_had_rows_fails_staging_not_empty(
     assert production_snapshot(duck) == published
 
 
-def test_warnings_do_not_block_publish(
+def test_warnings_do_not_block_publish_and_a_restated_bar_replaces_the_published_one(
     published: tuple, raw_lake: RawLake, duck: DuckDBEngine, wap_config: WapConfig
 ) -> None:
     # AMD is missing today, NVDA halves (a split) and restates Friday's close.
@@ -173,8 +173,13 @@ def test_warnings_do_not_block_publish(
         "restatement": ("NVDA@2024-06-07",),
     }
     assert publish_of(result).rows_added == 1
+    assert publish_of(result).rows_replaced == 1
     friday_close = duck.fetchall(
         "SELECT close FROM daily_prices WHERE symbol = 'NVDA' AND trade_date = DATE '2024-06-07'"
     ).scalar()
-    assert friday_close == float(history("NVDA")[0].close)
-    assert Decimal(str(friday_close)) != friday.close
+    assert Decimal(str(friday_close)) == friday.close
+    # The replaced values stay queryable, with the run that had published them.
+    replaced = duck.fetchall(
+        "SELECT symbol, trade_date, close, published_run_id, run_id FROM daily_prices_replaced"
+    ).rows
+    assert replaced == [("NVDA", HISTORY_END, float(history("NVDA")[0].close), "history", "warned")]

@@ -141,8 +141,9 @@ def test_raw_data_arriving_after_its_day_was_published_is_picked_up(
     ]
     assert published[("AMD", TUE)][6] == 101 / 100 - 1
     assert published[("NVDA", TUE)][6] == 121 / 120 - 1
-    # Already published rows are never rewritten: NVDA's Monday keeps its first return.
-    assert published[("NVDA", MON)][6] is None
+    # The bar NVDA had missed fills the gap before Monday: Monday's return is recomputed.
+    assert published[("NVDA", MON)][6] == 120 / 119 - 1
+    assert publish_of(result).rows_replaced == 1
 
 
 def test_the_latest_copy_of_a_bar_wins_within_a_run(
@@ -156,17 +157,22 @@ def test_the_latest_copy_of_a_bar_wins_within_a_run(
     assert production(duck)[("NVDA", MON)][3] == 120.5
 
 
-def test_the_watermark_only_moves_forward_and_only_on_publish(
+def test_only_a_publish_marks_raw_objects_consumed(
     raw_lake: RawLake, duck: DuckDBEngine, wap_config: WapConfig
 ) -> None:
     raw_lake.write(MON, day_bars(MON))
     steps.run_all(duck, wap_config, "monday", as_of=MON)
     raw_lake.write(WED, day_bars(WED))
-    steps.create_staging(duck, wap_config, "unpublished")
-    assert steps.read_watermark(duck) == MON.isoformat()
+    staged = steps.create_staging(duck, wap_config, "unpublished")
+    assert (staged.raw_objects, staged.raw_partitions) == (2, (WED.isoformat(),))
 
     steps.run_all(duck, wap_config, "wednesday", as_of=WED)
     raw_lake.write(TUE, day_bars(TUE))
-    steps.run_all(duck, wap_config, "thursday", as_of=THU)
+    thursday = steps.run_all(duck, wap_config, "thursday", as_of=THU)
 
-    assert steps.read_watermark(duck) == WED.isoformat()
+    # Tuesday, landed after Wednesday was published, is read (and only Tuesday).
+    assert (thursday.staging.raw_objects, thursday.staging.raw_partitions) == (
+        2,
+        (TUE.isoformat(),),
+    )
+    assert sorted(production(duck)) == [(s, d) for s in ("AMD", "NVDA") for d in (MON, TUE, WED)]

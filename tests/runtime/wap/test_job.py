@@ -54,6 +54,23 @@ def test_steps_run_by_hand_share_the_printed_run_id(
 
 
 @pytest.mark.duckdb
+def test_a_raw_folder_that_is_not_a_date_fails_the_audit_naming_it(
+    raw_lake: RawLake, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw_lake.write(DAY, [bar("NVDA", DAY, "120.0000"), bar("AMD", DAY, "100.0000")])
+    stray = raw_lake.root / "raw" / "dt=2024-6-7" / "NVDA-1.csv"
+    stray.parent.mkdir()
+    stray.write_text("symbol,trade_date,open,high,low,close,volume,ingested_at\n")
+    job.main(local_args(raw_lake, "create_staging", "--run-id", "odd"), now=NOW)
+    capsys.readouterr()
+
+    status = job.main(local_args(raw_lake, "audit", "--run-id", "odd"), now=NOW)
+
+    assert status == 1
+    assert "raw_layout (error, 1 rows: raw/dt=2024-6-7/NVDA-1.csv)" in capsys.readouterr().err
+
+
+@pytest.mark.duckdb
 def test_a_failed_audit_exits_non_zero_listing_the_failed_checks(
     raw_lake: RawLake, capsys: pytest.CaptureFixture[str]
 ) -> None:

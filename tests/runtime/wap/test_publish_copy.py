@@ -54,12 +54,11 @@ def test_a_backfill_publishes_each_year_as_a_copy_of_its_staged_files(
 
     assert publish_of(backfilled).rows_added == len(BACKFILL)
     assert publish_of(backfilled).years == (2022, 2023)
-    assert publish_of(backfilled).watermark == BACKFILL_DAY.isoformat()
+    assert publish_of(backfilled).raw_objects_recorded == 2
     assert sorted(locations) == sorted(staged) == ["2022", "2023"]
-    assert duck.table_properties("daily_prices") == {
-        "stockpipe.watermark_dt": BACKFILL_DAY.isoformat(),
-        "stockpipe.watermark_run_id": "backfill",
-    }
+    properties = duck.table_properties("daily_prices")
+    assert properties["stockpipe.published_run_id"] == "backfill"
+    assert properties["stockpipe.consumed_raw"].startswith("prod/_raw_consumed/")
     for year, location in locations.items():
         assert location.endswith(f"/copy/year={year}/")
         assert [f.read_bytes() for f in sorted(Path(location).iterdir())] == [

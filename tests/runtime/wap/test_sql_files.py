@@ -26,16 +26,20 @@ SAMPLE_PARAMS = {
     "first_year": 2023,
     "last_year": 2024,
     "lookback_date": "2023-06-03",
+    "merged": "SELECT * FROM daily_prices",
+    "misplaced_raw": "'raw/dt=2024-6-3/NVDA.csv'",
     "lookback_year": 2023,
     "max_daily_move": "0.3",
     "published": "daily_prices",
+    "raw_filter": "dt IN ('2024-06-06')",
+    "raw_rows": "SELECT * FROM raw_daily_prices WHERE dt IN ('2024-06-06')",
+    "raw_table": "raw_daily_prices",
     "run_id": "wr_1234",
     "severity": "error",
     "since_year": 2023,
     "staging": "daily_prices_staging_wr_1234",
     "staging_rows": "SELECT * FROM daily_prices",
-    "watermark": "2024-06-06",
-    "window_raw_rows": 2,
+    "unpublished_raw_keys": 2,
     "with_unknown_year": "true",
     "years": "2023, 2024",
 }
@@ -49,7 +53,7 @@ def test_every_sql_file_is_one_athena_statement(name: str) -> None:
 
 
 def test_the_empty_production_stand_in_parses_where_production_is_used() -> None:
-    published = queries.subquery("empty_daily_prices")
+    published = queries.empty_relation()
     sql = queries.render("merged_years", **{**SAMPLE_PARAMS, "published": published})
 
     assert sqlglot.parse_one(sql, read="athena") is not None

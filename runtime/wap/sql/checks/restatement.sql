@@ -1,5 +1,5 @@
--- warning: a staged bar differs from the published bar with the same key (publish keeps the
--- published one; a restatement needs a deliberate backfill).
+-- warning: a staged bar differs from the published bar with the same key. Publish replaces
+-- it (the audit passed otherwise) and keeps the published values in daily_prices_replaced.
 SELECT
     s.symbol || '@' || CAST(s.trade_date AS varchar) AS failure_key,
     0.0 AS sample_rank

@@ -1,8 +1,8 @@
--- error: raw had rows in the run's window (as counted when staging was built), so staging
--- must have rows too.
+-- error: the raw objects the run read hold bars that are not published as they are (counted
+-- when staging was built), so staging must have rows.
 SELECT
-    'raw_daily_prices@dt>=' || '{watermark}' AS failure_key,
+    'raw objects: ' || CAST({unpublished_raw_keys} AS varchar) || ' unpublished keys' AS failure_key,
     0.0 AS sample_rank
-FROM (SELECT {window_raw_rows} AS raw_rows) AS window_rows
-WHERE window_rows.raw_rows > 0
+FROM (SELECT {unpublished_raw_keys} AS unpublished_keys) AS window_keys
+WHERE window_keys.unpublished_keys > 0
     AND NOT EXISTS (SELECT 1 FROM {staging})

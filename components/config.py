@@ -1,0 +1,403 @@
+"""The stack configuration (namespace `stockpipe`): read once, validated, typed.
+
+`load_stack_config` reads every key, collects every problem and fails with one message
+(a `pulumi.RunError`, which `pulumi preview` prints without a traceback) naming each bad
+key, its value and what is allowed. Values derived from the configuration (the Lambda
+timeout) live here too, so the reason for a number is next to the knobs that set it.
+
+Infrastructure reads runtime files by path only, so the rules shared with
+`runtime/ingest` (the ticker pattern, the pacing constants behind the timeout) are
+repeated here; `tests/contracts/` checks they still match the runtime's.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import re
+import zoneinfo
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+
+NAMESPACE = "stockpipe"
+
+SYMBOLS = "symbols"
+API_KEY = "alphaVantageApiKey"
+SCHEDULE = "schedule"
+SCHEDULE_TIMEZONE = "scheduleTimezone"
+INGESTION_SINK = "ingestionSink"
+CALLS_PER_MINUTE = "callsPerMinute"
+OUTPUT_SIZE = "outputSize"
+ALERT_EMAIL = "alertEmail"
+LOG_RETENTION_DAYS = "logRetentionDays"
+PROTECT_DATA = "protectData"
+FRESHNESS_MAX_AGE_DAYS = "freshnessMaxAgeDays"
+KEYS = (
+    SYMBOLS,
+    API_KEY,
+    SCHEDULE,
+    SCHEDULE_TIMEZONE,
+    INGESTION_SINK,
+    CALLS_PER_MINUTE,
+    OUTPUT_SIZE,
+    ALERT_EMAIL,
+    LOG_RETENTION_DAYS,
+    PROTECT_DATA,
+    FRESHNESS_MAX_AGE_DAYS,
+)
+
+DEFAULT_SYMBOLS = ("AMD", "NVDA", "INTC", "MU", "QCOM", "TXN", "AMAT", "AVGO", "LSCC", "KLAC")
+DEFAULT_SCHEDULE = "cron(0 22 ? * MON-FRI *)"
+DEFAULT_TIMEZONE = "UTC"
+SINKS = ("s3", "firehose")
+OUTPUT_SIZES = ("compact", "full")
+DEFAULT_CALLS_PER_MINUTE = 5
+DEFAULT_LOG_RETENTION_DAYS = 30
+# The freshness alarm looks at this many daily periods: a weekday schedule leaves two days
+# without a publish every weekend, so 3 is the least that does not page on Saturdays, and
+# CloudWatch evaluates daily periods over at most 7 days.
+DEFAULT_FRESHNESS_MAX_AGE_DAYS = 4
+FRESHNESS_MAX_AGE_CHOICES = range(1, 8)
+# The stack whose data is protected unless protectData says otherwise.
+PRODUCTION_STACK = "prod"
+
+# What CloudWatch Logs accepts as retentionInDays (0 would mean "never expire", which
+# PutRetentionPolicy refuses; leave the key unset for a bounded default instead).
+LOG_RETENTION_CHOICES = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+
+# The ticker rule of runtime/ingest/settings.py (SYMBOL_PATTERN).
+SYMBOL_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9.\-]{0,11}$")
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+# The handler's pacing and time budget (runtime/ingest): a call may take the connect
+# plus read timeout, a burst throttle is retried up to MAX_ATTEMPTS times with backoff
+# from 60/callsPerMinute s doubling (at most 60 s), free keys space call starts by up to
+# one second, and the run keeps a margin for the last write.
+REQUEST_SECONDS = 5.0 + 30.0
+MAX_ATTEMPTS = 4
+MAX_BACKOFF_SECONDS = 60.0
+MIN_CALL_INTERVAL_SECONDS = 1.0
+SAFETY_MARGIN_SECONDS = 10.0
+PACING_PERIOD_SECONDS = 60.0
+LAMBDA_MAX_TIMEOUT_SECONDS = 900
+
+
+class StackConfigError(pulumi.RunError):
+    """The stack configuration is invalid; the message names every bad key."""
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Every setting the stack is built from, validated."""
+
+    stack: str
+    api_key: pulumi.Output[str]
+    symbols: tuple[str, ...] = DEFAULT_SYMBOLS
+    schedule: str = DEFAULT_SCHEDULE
+    schedule_timezone: str = DEFAULT_TIMEZONE
+    ingestion_sink: str = "s3"
+    calls_per_minute: int = DEFAULT_CALLS_PER_MINUTE
+    output_size: str = "compact"
+    alert_email: str | None = None
+    log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS
+    protect_data: bool = False
+    freshness_max_age_days: int = DEFAULT_FRESHNESS_MAX_AGE_DAYS
+
+    @property
+    def lambda_timeout_seconds(self) -> int:
+        return lambda_timeout_seconds(len(self.symbols), self.calls_per_minute)
+
+
+def lambda_timeout_seconds(symbol_count: int, calls_per_minute: int) -> int:
+    """The timeout one run of `symbol_count` symbols needs at `calls_per_minute`.
+
+    The last symbol's first call starts once the pacer has let the earlier ones through
+    (one budget of calls per minute, starts spaced by up to a second); from there it may
+    be throttled on every attempt, each attempt taking the full request time after its
+    backoff; then the safety margin. Rounded up to a whole minute: ten symbols at 5 a
+    minute need 64 + 224 + 10 = 298 s, so 300 s.
+    """
+    waves = math.ceil(symbol_count / calls_per_minute)
+    interval = min(MIN_CALL_INTERVAL_SECONDS, PACING_PERIOD_SECONDS / calls_per_minute)
+    last_start = (waves - 1) * PACING_PERIOD_SECONDS + (
+        min(symbol_count, calls_per_minute) - 1
+    ) * interval
+    first_backoff = PACING_PERIOD_SECONDS / calls_per_minute
+    backoffs = sum(
+        min(MAX_BACKOFF_SECONDS, first_backoff * 2 ** (retry - 1))
+        for retry in range(1, MAX_ATTEMPTS)
+    )
+    worst_symbol = MAX_ATTEMPTS * REQUEST_SECONDS + backoffs
+    seconds = last_start + worst_symbol + SAFETY_MARGIN_SECONDS
+    return math.ceil(seconds / 60) * 60
+
+
+def load_stack_config(config: pulumi.Config | None = None, stack: str | None = None) -> StackConfig:
+    """Read and validate the `stockpipe` configuration of `stack` (default: the current one)."""
+    config = config or pulumi.Config(NAMESPACE)
+    stack = stack or pulumi.get_stack()
+    problems: list[str] = []
+    values = {key: _raw(config, key) for key in KEYS if key != API_KEY}
+
+    problems += _unknown_keys()
+    symbols = _parse_symbols(values[SYMBOLS], problems)
+    api_key = _api_key(config, problems)
+    schedule = values[SCHEDULE] or DEFAULT_SCHEDULE
+    problem = schedule_problem(schedule)
+    if problem:
+        problems.append(_bad(SCHEDULE, schedule, problem))
+    timezone = values[SCHEDULE_TIMEZONE] or DEFAULT_TIMEZONE
+    if timezone not in zoneinfo.available_timezones():
+        problems.append(
+            _bad(SCHEDULE_TIMEZONE, timezone, "must be an IANA time zone such as America/New_York")
+        )
+    sink = _choice(values, INGESTION_SINK, SINKS, problems)
+    output_size = _choice(values, OUTPUT_SIZE, OUTPUT_SIZES, problems)
+    calls_per_minute = _whole_number(
+        values, CALLS_PER_MINUTE, DEFAULT_CALLS_PER_MINUTE, problems, lambda n: n >= 1,
+        "must be a whole number of at least 1 (the key's requests per minute)",
+    )  # fmt: skip
+    retention = _whole_number(
+        values, LOG_RETENTION_DAYS, DEFAULT_LOG_RETENTION_DAYS, problems,
+        lambda n: n in LOG_RETENTION_CHOICES,
+        "must be one of the values CloudWatch Logs accepts: "
+        + ", ".join(map(str, LOG_RETENTION_CHOICES)),
+    )  # fmt: skip
+    freshness = _whole_number(
+        values, FRESHNESS_MAX_AGE_DAYS, DEFAULT_FRESHNESS_MAX_AGE_DAYS, problems,
+        lambda n: n in FRESHNESS_MAX_AGE_CHOICES,
+        "must be a whole number of days from 1 to 7 (CloudWatch evaluates daily periods "
+        "over at most a week)",
+    )  # fmt: skip
+    alert_email = values[ALERT_EMAIL]
+    if alert_email is not None and not EMAIL_PATTERN.match(alert_email):
+        problems.append(_bad(ALERT_EMAIL, alert_email, "must be an email address"))
+    protect_data = _boolean(values, PROTECT_DATA, stack == PRODUCTION_STACK, problems)
+
+    if symbols and calls_per_minute >= 1:
+        problem = timeout_problem(len(symbols), calls_per_minute)
+        if problem:
+            problems.append(problem)
+
+    if problems:
+        raise StackConfigError(
+            f"invalid stack configuration for stack {stack!r}:\n  - " + "\n  - ".join(problems)
+        )
+    return StackConfig(
+        stack=stack,
+        api_key=api_key,
+        symbols=symbols,
+        schedule=schedule,
+        schedule_timezone=timezone,
+        ingestion_sink=sink,
+        calls_per_minute=calls_per_minute,
+        output_size=output_size,
+        alert_email=alert_email,
+        log_retention_days=retention,
+        protect_data=protect_data,
+        freshness_max_age_days=freshness,
+    )
+
+
+def timeout_problem(symbol_count: int, calls_per_minute: int) -> str | None:
+    """Why the symbols cannot fit in one Lambda run at this budget, or None."""
+    needed = lambda_timeout_seconds(symbol_count, calls_per_minute)
+    if needed <= LAMBDA_MAX_TIMEOUT_SECONDS:
+        return None
+    most_symbols = max((n for n in range(1, symbol_count) if _fits(n, calls_per_minute)), default=0)
+    least_budget = next(
+        b for b in range(calls_per_minute, symbol_count + 1) if _fits(symbol_count, b)
+    )
+    return (
+        f"{_key(SYMBOLS)} lists {symbol_count} symbols, which at {_key(CALLS_PER_MINUTE)}="
+        f"{calls_per_minute} need a {needed} s Lambda timeout, more than Lambda's "
+        f"{LAMBDA_MAX_TIMEOUT_SECONDS} s: list at most {most_symbols} symbols, or raise "
+        f"{_key(CALLS_PER_MINUTE)} to at least {least_budget} if the key's plan allows it"
+    )
+
+
+def _fits(symbol_count: int, calls_per_minute: int) -> bool:
+    return lambda_timeout_seconds(symbol_count, calls_per_minute) <= LAMBDA_MAX_TIMEOUT_SECONDS
+
+
+# EventBridge Scheduler cron fields: minutes hours day-of-month month day-of-week year.
+_MONTHS = "JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC"
+_DAYS = "SUN|MON|TUE|WED|THU|FRI|SAT"
+_CRON_FIELDS = (
+    ("minutes", 0, 59, "", ""),
+    ("hours", 0, 23, "", ""),
+    ("day-of-month", 1, 31, "", "?LW"),
+    ("month", 1, 12, _MONTHS, ""),
+    ("day-of-week", 1, 7, _DAYS, "?L#"),
+    ("year", 1970, 2199, "", ""),
+)
+_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+
+
+def schedule_problem(expression: str) -> str | None:
+    """What is wrong with an EventBridge Scheduler cron/rate expression, or None."""
+    rate = _RATE.match(expression)
+    if rate:
+        value, unit = int(rate.group(1)), rate.group(2)
+        if value < 1:
+            return "a rate must be at least 1"
+        if (value == 1) != (not unit.endswith("s")):
+            return f"write 'rate(1 {unit.rstrip('s')})' for one, plural units for more"
+        return None
+    if not (expression.startswith("cron(") and expression.endswith(")")):
+        return "must be cron(minutes hours day-of-month month day-of-week year) or rate(N unit)"
+    fields = expression[5:-1].split()
+    if len(fields) != len(_CRON_FIELDS):
+        return f"a cron expression has 6 fields, this one has {len(fields)}"
+    for value, (field, low, high, names, specials) in zip(fields, _CRON_FIELDS, strict=True):
+        if not _cron_field_ok(value, low, high, names, specials):
+            return f"cron field {field} {value!r} is not valid (values {low}-{high})"
+    day_of_month, day_of_week = fields[2], fields[4]
+    if (day_of_month == "?") == (day_of_week == "?"):
+        return "exactly one of day-of-month and day-of-week must be '?'"
+    return None
+
+
+def _cron_field_ok(value: str, low: int, high: int, names: str, specials: str) -> bool:
+    if value == "?":
+        return "?" in specials
+    name = f"(?:{names})" if names else r"(?!)"
+    single = rf"(?:\d+|{name})"
+    item = re.compile(rf"^(?:\*|{single}(?:-{single})?)(?:/\d+)?$")
+    for part in value.split(","):
+        if "L" in specials and re.fullmatch(r"\d*L|LW" if "W" in specials else r"\d*L", part):
+            continue
+        if "W" in specials and re.fullmatch(r"\d+W", part):
+            continue
+        if "#" in specials and re.fullmatch(rf"{single}#[1-5]", part):
+            continue
+        if not item.match(part):
+            return False
+        numbers = [int(n) for n in re.findall(r"\d+", part.split("/")[0])]
+        if any(not low <= n <= high for n in numbers):
+            return False
+    return True
+
+
+def _key(key: str) -> str:
+    return f"{NAMESPACE}:{key}"
+
+
+def _bad(key: str, value: object, allowed: str) -> str:
+    return f"{_key(key)}={value!r} {allowed}"
+
+
+def _raw(config: pulumi.Config, key: str) -> str | None:
+    value = config.get(key)
+    if value is None or not value.strip():
+        return None
+    return value.strip()
+
+
+def _unknown_keys() -> list[str]:
+    """Keys in the `stockpipe` namespace that no code reads: a typo would be ignored."""
+    names = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+    problems = []
+    for full in sorted(names):
+        namespace, _, key = full.partition(":")
+        if namespace != NAMESPACE or key in KEYS:
+            continue
+        close = difflib.get_close_matches(key, KEYS, n=1, cutoff=0.7)
+        hint = f" (did you mean {_key(close[0])}?)" if close else ""
+        problems.append(f"{full} is not a stockpipe setting{hint}; known: {', '.join(KEYS)}")
+    return problems
+
+
+def _api_key(config: pulumi.Config, problems: list[str]) -> pulumi.Output[str]:
+    full = _key(API_KEY)
+    key = config.get_secret(API_KEY)
+    if key is None:
+        problems.append(
+            f"{full} is required: pulumi config set --secret {full} <your Alpha Vantage key>"
+        )
+        return pulumi.Output.secret("")
+    if not pulumi.runtime.is_config_secret(full):
+        # Never echo the value: it is a credential even when stored wrongly.
+        problems.append(
+            f"{full} is set in clear text; it must be a secret: pulumi config rm {full}, "
+            f"revoke the key if the file was shared, then pulumi config set --secret {full} <key>"
+        )
+    return key
+
+
+def _parse_symbols(raw: str | None, problems: list[str]) -> tuple[str, ...]:
+    if raw is None:
+        return DEFAULT_SYMBOLS
+    items: object = raw.split(",")
+    if raw.startswith("["):
+        try:
+            items = json.loads(raw)
+        except json.JSONDecodeError:
+            items = None
+        if not isinstance(items, list):
+            problems.append(_bad(SYMBOLS, raw, "must be a YAML list or a comma-separated string"))
+            return ()
+    symbols: list[str] = []
+    bad: list[str] = []
+    for item in items:
+        symbol = item.strip().upper() if isinstance(item, str) else ""
+        if not symbol and isinstance(item, str):
+            continue
+        if not SYMBOL_PATTERN.match(symbol):
+            bad.append(repr(item))
+        elif symbol not in symbols:
+            symbols.append(symbol)
+    if bad:
+        problems.append(
+            f"{_key(SYMBOLS)}: {', '.join(bad)} is not a ticker "
+            "(1-12 characters of A-Z, 0-9, '.', '-')"
+        )
+    elif not symbols:
+        problems.append(_bad(SYMBOLS, raw, "lists no ticker"))
+    return tuple(symbols)
+
+
+def _choice(
+    values: dict[str, str | None], key: str, choices: tuple[str, ...], problems: list[str]
+) -> str:
+    value = values[key]
+    if value is None:
+        return choices[0]
+    if value.lower() not in choices:
+        problems.append(_bad(key, value, f"must be one of {', '.join(choices)}"))
+        return choices[0]
+    return value.lower()
+
+
+def _whole_number(
+    values: dict[str, str | None],
+    key: str,
+    default: int,
+    problems: list[str],
+    allowed: Callable[[int], bool],
+    message: str,
+) -> int:
+    value = values[key]
+    if value is None:
+        return default
+    if not value.isdigit() or not allowed(int(value)):
+        problems.append(_bad(key, value, message))
+        return default
+    return int(value)
+
+
+def _boolean(values: dict[str, str | None], key: str, default: bool, problems: list[str]) -> bool:
+    value = values[key]
+    if value is None:
+        return default
+    if value.lower() not in ("true", "false"):
+        problems.append(_bad(key, value, "must be true or false"))
+        return default
+    return value.lower() == "true"

@@ -1,0 +1,407 @@
+"""IngestionComponent: the scheduled Lambda that lands Alpha Vantage prices in the raw zone.
+
+Owns the API key's secret, the function with its log group and role, asynchronous
+invocation without retries (a retry would spend the daily quota again; the next run
+catches up), the weekday schedule with its own role and dead-letter queue, the optional
+Firehose stream, and the alarms on all of them. The environment it gives the function
+is the contract of `runtime/ingest/settings.py` (README, Ingestion).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components import iam, storage
+from components.alerting import MISSING_IS_OK, AlarmSpec, add_alarm
+
+HANDLER = "runtime.ingest.handler.handler"
+LAMBDA_RUNTIME = "python3.12"
+ARCHITECTURE = "arm64"
+MEMORY_MB = 256
+# The service name the handler's Logger and Metrics use (runtime/ingest/settings.py):
+# the custom-metric alarms select on it as the `service` dimension.
+SERVICE_NAME = "stockpipe-ingest"
+# The Powertools release requirements.txt pins, i.e. the one the tests ran against;
+# AWS publishes its layer ARN per region under this public SSM parameter.
+POWERTOOLS_VERSION = "3.37.0"
+POWERTOOLS_LAYER_PARAMETER = (
+    f"/aws/service/powertools/python/{ARCHITECTURE}/{LAMBDA_RUNTIME}/{POWERTOOLS_VERSION}"
+)
+# How long a scheduled event may wait for delivery before it goes to a dead-letter queue.
+MAX_EVENT_AGE_SECONDS = 3600
+SCHEDULE_RETRY_ATTEMPTS = 2
+QUEUE_RETENTION_SECONDS = 14 * 24 * 3600
+# Firehose buffering as in the reference system: 5 MiB or 60 s, whichever comes first.
+FIREHOSE_BUFFER_MIB = 5
+FIREHOSE_BUFFER_SECONDS = 60
+FIREHOSE_PREFIX = f"{storage.RAW_FIREHOSE_PREFIX}dt=!{{timestamp:yyyy-MM-dd}}/"
+FIREHOSE_ERROR_PREFIX = (
+    storage.RAW_FIREHOSE_ERRORS_PREFIX + "!{firehose:error-output-type}/dt=!{timestamp:yyyy-MM-dd}/"
+)
+FIREHOSE_LOG_STREAM = "DestinationDelivery"
+
+
+@dataclass
+class IngestionArgs:
+    code: pulumi.Archive
+    api_key: pulumi.Input[str]
+    bucket_name: pulumi.Input[str]
+    bucket_arn: pulumi.Input[str]
+    alert_topic_arn: pulumi.Input[str]
+    account_id: pulumi.Input[str]
+    timeout_seconds: int
+    # EMF namespace of the handler's metrics; one per stack so stacks sharing an
+    # account never set off each other's alarms.
+    metrics_namespace: str
+    symbols: Sequence[str] = (
+        "AMD",
+        "NVDA",
+        "INTC",
+        "MU",
+        "QCOM",
+        "TXN",
+        "AMAT",
+        "AVGO",
+        "LSCC",
+        "KLAC",
+    )
+    sink: str = "s3"
+    calls_per_minute: int = 5
+    output_size: str = "compact"
+    schedule: str = "cron(0 22 ? * MON-FRI *)"
+    schedule_timezone: str = "UTC"
+    log_retention_days: int = 30
+    # An EventBridge bus that gets a record of every successful run (Lambda's on-success
+    # destination); the write-audit-publish workflow starts on it.
+    success_bus_arn: pulumi.Input[str] | None = None
+
+
+class IngestionComponent(pulumi.ComponentResource):
+    """Secret, function, log group, invoke config, schedule, optional Firehose, roles, alarms."""
+
+    function_name: pulumi.Output[str]
+    function_arn: pulumi.Output[str]
+    schedule_name: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: IngestionArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("stockpipe:index:IngestionComponent", name, None, opts)
+        self._name = name
+        self._args = args
+        child = pulumi.ResourceOptions(parent=self)
+
+        secret = aws.secretsmanager.Secret(
+            f"{name}-api-key", description="Alpha Vantage API key (stockpipe ingestion)", opts=child
+        )
+        aws.secretsmanager.SecretVersion(
+            f"{name}-api-key-version", secret_id=secret.id, secret_string=args.api_key, opts=child
+        )
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs", retention_in_days=args.log_retention_days, opts=child
+        )
+        failed_runs = self._queue("failed-runs")
+        undelivered = self._queue("schedule-dlq")
+        stream = self._firehose() if args.sink == "firehose" else None
+
+        role = aws.iam.Role(
+            f"{name}-function-role",
+            assume_role_policy=iam.assume_role_policy("lambda.amazonaws.com"),
+            opts=child,
+        )
+        policy = aws.iam.RolePolicy(
+            f"{name}-function-policy",
+            role=role.id,
+            policy=iam.document(
+                *function_statements(
+                    args.sink,
+                    log_group_arn=log_group.arn,
+                    secret_arn=secret.arn,
+                    bucket_arn=args.bucket_arn,
+                    stream_arn=stream.arn if stream else None,
+                    failure_queue_arn=failed_runs.arn,
+                    success_bus_arn=args.success_bus_arn,
+                )
+            ),
+            opts=child,
+        )
+        layer = aws.ssm.get_parameter_output(
+            name=POWERTOOLS_LAYER_PARAMETER, opts=pulumi.InvokeOutputOptions(parent=self)
+        )
+        function = aws.lambda_.Function(
+            f"{name}-function",
+            description="Alpha Vantage daily prices to the raw zone (stockpipe)",
+            runtime=LAMBDA_RUNTIME,
+            architectures=[ARCHITECTURE],
+            handler=HANDLER,
+            code=args.code,
+            role=role.arn,
+            timeout=args.timeout_seconds,
+            memory_size=MEMORY_MB,
+            layers=[layer.value],
+            environment={
+                "variables": function_environment(
+                    args,
+                    secret_arn=secret.arn,
+                    stream_name=stream.name if stream else None,
+                )
+            },
+            logging_config={"log_format": "Text", "log_group": log_group.name},
+            # The first scheduled run must find its permissions in place.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+        )
+        aws.lambda_.FunctionEventInvokeConfig(
+            f"{name}-invoke-config",
+            function_name=function.name,
+            maximum_retry_attempts=0,
+            maximum_event_age_in_seconds=MAX_EVENT_AGE_SECONDS,
+            destination_config={
+                "on_failure": {"destination": failed_runs.arn},
+                **(
+                    {"on_success": {"destination": args.success_bus_arn}}
+                    if args.success_bus_arn
+                    else {}
+                ),
+            },
+            opts=child,
+        )
+        schedule = self._schedule(function.arn, undelivered.arn)
+        self._alarms(function.name, undelivered.name, stream.name if stream else None)
+
+        self.function_name = function.name
+        self.function_arn = function.arn
+        self.schedule_name = schedule.name
+        self.register_outputs(
+            {
+                "function_name": self.function_name,
+                "function_arn": self.function_arn,
+                "schedule_name": self.schedule_name,
+            }
+        )
+
+    def _queue(self, role: str) -> aws.sqs.Queue:
+        return aws.sqs.Queue(
+            f"{self._name}-{role}",
+            message_retention_seconds=QUEUE_RETENTION_SECONDS,
+            sqs_managed_sse_enabled=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _schedule(self, function_arn: pulumi.Output[str], dlq_arn: pulumi.Output[str]):
+        name, args = self._name, self._args
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(
+            f"{name}-schedule-role",
+            assume_role_policy=iam.assume_role_policy("scheduler.amazonaws.com", args.account_id),
+            opts=child,
+        )
+        policy = aws.iam.RolePolicy(
+            f"{name}-schedule-policy",
+            role=role.id,
+            policy=iam.document(
+                iam.allow(["lambda:InvokeFunction"], [function_arn], sid="InvokeIngestion"),
+                iam.allow(["sqs:SendMessage"], [dlq_arn], sid="DeadLetters"),
+            ),
+            opts=child,
+        )
+        return aws.scheduler.Schedule(
+            f"{name}-schedule",
+            description="Weekday ingestion run (stockpipe)",
+            schedule_expression=args.schedule,
+            schedule_expression_timezone=args.schedule_timezone,
+            flexible_time_window={"mode": "OFF"},
+            target={
+                "arn": function_arn,
+                "role_arn": role.arn,
+                "input": "{}",
+                "retry_policy": {
+                    "maximum_retry_attempts": SCHEDULE_RETRY_ATTEMPTS,
+                    "maximum_event_age_in_seconds": MAX_EVENT_AGE_SECONDS,
+                },
+                "dead_letter_config": {"arn": dlq_arn},
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+        )
+
+    def _firehose(self) -> aws.kinesis.FirehoseDeliveryStream:
+        name, args = self._name, self._args
+        child = pulumi.ResourceOptions(parent=self)
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-firehose-logs", retention_in_days=args.log_retention_days, opts=child
+        )
+        log_stream = aws.cloudwatch.LogStream(
+            f"{name}-firehose-log-stream",
+            name=FIREHOSE_LOG_STREAM,
+            log_group_name=log_group.name,
+            opts=child,
+        )
+        role = aws.iam.Role(
+            f"{name}-firehose-role",
+            assume_role_policy=iam.assume_role_policy("firehose.amazonaws.com", args.account_id),
+            opts=child,
+        )
+        policy = aws.iam.RolePolicy(
+            f"{name}-firehose-policy",
+            role=role.id,
+            policy=iam.document(*firehose_statements(args.bucket_arn, log_group_arn=log_group.arn)),
+            opts=child,
+        )
+        return aws.kinesis.FirehoseDeliveryStream(
+            f"{name}-firehose",
+            destination="extended_s3",
+            server_side_encryption={"enabled": True, "key_type": "AWS_OWNED_CMK"},
+            extended_s3_configuration={
+                "bucket_arn": args.bucket_arn,
+                "role_arn": role.arn,
+                "prefix": FIREHOSE_PREFIX,
+                "error_output_prefix": FIREHOSE_ERROR_PREFIX,
+                "buffering_size": FIREHOSE_BUFFER_MIB,
+                "buffering_interval": FIREHOSE_BUFFER_SECONDS,
+                "compression_format": "GZIP",
+                "cloudwatch_logging_options": {
+                    "enabled": True,
+                    "log_group_name": log_group.name,
+                    "log_stream_name": log_stream.name,
+                },
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+        )
+
+    def _alarms(
+        self,
+        function_name: pulumi.Output[str],
+        dlq_name: pulumi.Output[str],
+        stream_name: pulumi.Output[str] | None,
+    ) -> None:
+        args = self._args
+        for role, spec in alarm_specs(
+            args.metrics_namespace, function_name, dlq_name, stream_name
+        ).items():
+            add_alarm(f"{self._name}-{role}", spec, args.alert_topic_arn, self)
+
+
+def function_environment(
+    args: IngestionArgs,
+    *,
+    secret_arn: pulumi.Input[str],
+    stream_name: pulumi.Input[str] | None,
+) -> dict[str, pulumi.Input[str]]:
+    """The function's environment: the names `runtime/ingest/settings.py` reads."""
+    environment: dict[str, pulumi.Input[str]] = {
+        "SYMBOLS": ",".join(args.symbols),
+        "ALPHAVANTAGE_SECRET_ARN": secret_arn,
+        "SINK": args.sink,
+        "CALLS_PER_MINUTE": str(args.calls_per_minute),
+        "OUTPUT_SIZE": args.output_size,
+        "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+        "POWERTOOLS_METRICS_NAMESPACE": args.metrics_namespace,
+    }
+    if args.sink == "firehose":
+        environment["FIREHOSE_STREAM_NAME"] = stream_name
+    else:
+        environment["DATA_BUCKET"] = args.bucket_name
+        environment["RAW_PREFIX"] = storage.RAW_PREFIX
+    return environment
+
+
+def function_statements(
+    sink: str,
+    *,
+    log_group_arn: pulumi.Input[str],
+    secret_arn: pulumi.Input[str],
+    bucket_arn: pulumi.Input[str],
+    stream_arn: pulumi.Input[str] | None,
+    failure_queue_arn: pulumi.Input[str],
+    success_bus_arn: pulumi.Input[str] | None = None,
+) -> list[dict]:
+    """What the function may do: each statement is justified in the README (Deploying, IAM)."""
+    statements = [
+        iam.allow(
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            [iam.log_streams_of(log_group_arn)],
+            sid="OwnLogGroup",
+        ),
+        iam.allow(["secretsmanager:GetSecretValue"], [secret_arn], sid="ReadApiKey"),
+        iam.allow(["sqs:SendMessage"], [failure_queue_arn], sid="FailedRunDestination"),
+    ]
+    if success_bus_arn:
+        statements.append(
+            iam.allow(["events:PutEvents"], [success_bus_arn], sid="SucceededRunDestination")
+        )
+    if sink == "firehose":
+        statements.append(
+            iam.allow(["firehose:PutRecordBatch"], [stream_arn], sid="SendToFirehose")
+        )
+    else:
+        statements.append(
+            iam.allow(
+                ["s3:PutObject"], [iam.objects_under(bucket_arn, storage.RAW_PREFIX)], sid="LandRaw"
+            )
+        )
+    return statements
+
+
+def firehose_statements(bucket_arn: pulumi.Input[str], *, log_group_arn: pulumi.Input[str]):
+    """Firehose's S3 destination permissions (AWS's documented set), scoped to its prefixes."""
+    return [
+        iam.allow(
+            ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
+            [bucket_arn],
+            sid="DestinationBucket",
+        ),
+        iam.allow(
+            ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
+            [
+                iam.objects_under(bucket_arn, storage.RAW_FIREHOSE_PREFIX),
+                iam.objects_under(bucket_arn, storage.RAW_FIREHOSE_ERRORS_PREFIX),
+            ],
+            sid="DestinationPrefixes",
+        ),
+        iam.allow(["logs:PutLogEvents"], [iam.log_streams_of(log_group_arn)], sid="DeliveryLogs"),
+    ]
+
+
+def alarm_specs(
+    metrics_namespace: str,
+    function_name: pulumi.Input[str],
+    dlq_name: pulumi.Input[str],
+    stream_name: pulumi.Input[str] | None,
+) -> dict[str, AlarmSpec]:
+    """The ingestion alarms. Missing data is 'ok' for each: see the README for why."""
+    by_function = {"FunctionName": function_name}
+    by_service = {"service": SERVICE_NAME}
+    specs = {
+        "errors-alarm": AlarmSpec(
+            "The ingestion Lambda failed (bad configuration, key, or no symbol landed)",
+            "AWS/Lambda", "Errors", MISSING_IS_OK, by_function,
+        ),
+        "throttles-alarm": AlarmSpec(
+            "The ingestion Lambda was throttled (account concurrency exhausted)",
+            "AWS/Lambda", "Throttles", MISSING_IS_OK, by_function,
+        ),
+        "partial-failure-alarm": AlarmSpec(
+            "An ingestion run landed some symbols but not all (see the run's log)",
+            metrics_namespace, "PartialFailure", MISSING_IS_OK, by_service, statistic="Maximum",
+        ),
+        "run-failed-alarm": AlarmSpec(
+            "An ingestion run failed as a whole (see the run's log)",
+            metrics_namespace, "RunFailed", MISSING_IS_OK, by_service, statistic="Maximum",
+        ),
+        "schedule-dlq-alarm": AlarmSpec(
+            "The schedule could not invoke the ingestion Lambda (events in its dead-letter queue)",
+            "AWS/SQS", "ApproximateNumberOfMessagesVisible", MISSING_IS_OK,
+            {"QueueName": dlq_name}, statistic="Maximum",
+        ),
+    }  # fmt: skip
+    if stream_name is not None:
+        specs["firehose-delivery-alarm"] = AlarmSpec(
+            "Firehose failed to deliver ingested records to S3",
+            "AWS/Firehose", "DeliveryToS3.Success", MISSING_IS_OK,
+            {"DeliveryStreamName": stream_name}, statistic="Minimum",
+            comparison_operator="LessThanThreshold",
+        )  # fmt: skip
+    return specs

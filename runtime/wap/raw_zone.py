@@ -1,0 +1,143 @@
+"""The raw zone as the steps see it: which objects there are, which a run has not consumed
+yet, and which no raw table can read where they are.
+
+Both raw tables are partitioned by `dt=YYYY-MM-DD` folders, one flat level each, as Athena
+lists them. Names starting with `.` or `_` are hidden (Athena skips them; the local sink's
+temporary files look like that). Anything else that is not a readable object of a real,
+non-future `dt` folder is *misplaced*: no run reads it, and the audit's `raw_layout` check
+fails until someone moves or removes it, so such data is never skipped in silence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
+
+from runtime.wap import queries
+from runtime.wap.config import RAW_TABLE, RAW_TABLES
+from runtime.wap.engines.base import Engine, StoredObject
+
+_DT_FOLDER = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
+#: What a readable object's name must end with, per table ("" means any name).
+_NAME_SUFFIX = {RAW_TABLE: ".csv"}
+
+
+@dataclass(frozen=True)
+class RawObject:
+    table: str
+    dt: str
+    #: Where the object is, relative to the engine's data root (`raw/dt=.../NVDA-...csv`):
+    #: the consumed-raw record's key, independent of the bucket or lake directory.
+    key: str
+    #: The full location, as the table's `"$path"` column shows it.
+    location: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class RawListing:
+    objects: tuple[RawObject, ...]
+    #: Keys (relative to the data root) of objects no raw table reads where they are.
+    misplaced: tuple[str, ...]
+    #: (table, dt) partitions that hold hidden objects: never read as a whole partition.
+    partitions_with_hidden: frozenset[tuple[str, str]]
+
+
+def list_raw(engine: Engine, today: date) -> RawListing:
+    """Every object of every raw table the catalog has, sorted into readable and misplaced."""
+    root = engine.location("")
+    objects: list[RawObject] = []
+    misplaced: list[str] = []
+    hidden: set[tuple[str, str]] = set()
+    for table in RAW_TABLES:
+        if not engine.table_exists(table):
+            continue
+        table_root = engine.table_location(table)
+        for stored in engine.list_objects(table_root):
+            found = _classify(table, table_root, root, stored, today)
+            if isinstance(found, RawObject):
+                objects.append(found)
+            elif isinstance(found, tuple):
+                hidden.add(found)
+            elif found is not None:
+                misplaced.append(found)
+    return RawListing(tuple(objects), tuple(misplaced), frozenset(hidden))
+
+
+def _classify(
+    table: str, table_root: str, root: str, stored: StoredObject, today: date
+) -> RawObject | tuple[str, str] | str | None:
+    """A readable object, the (table, dt) of a hidden one, the key of a misplaced one, or
+    None for what is no object at all (an S3 console "folder" marker)."""
+    relative = stored.location[len(table_root) :]
+    key = stored.location[len(root) :]
+    if not relative or relative.endswith("/"):
+        return None
+    parts = relative.split("/")
+    name = parts[-1]
+    dt = _dt_of(parts[0]) if len(parts) == 2 else None
+    if name.startswith((".", "_")):
+        return (table, dt) if dt else None
+    if dt is None or dt > today.isoformat() or not name.endswith(_NAME_SUFFIX.get(table, "")):
+        return key
+    return RawObject(table, dt, key, stored.location, stored.fingerprint)
+
+
+def _dt_of(folder: str) -> str | None:
+    """The date of a `dt=YYYY-MM-DD` folder name, None when it is not a real date."""
+    match = _DT_FOLDER.match(folder)
+    if not match:
+        return None
+    try:
+        date.fromisoformat(match.group(1))
+    except ValueError:
+        return None
+    return match.group(1)
+
+
+def unconsumed(listing: RawListing, consumed: dict[str, str]) -> list[RawObject]:
+    """The readable objects the record does not hold with the same fingerprint: new ones and
+    re-landed ones."""
+    return [each for each in listing.objects if consumed.get(each.key) != each.fingerprint]
+
+
+def rows_sql(listing: RawListing, objects: list[RawObject]) -> str:
+    """A SELECT of the raw rows of exactly `objects`, over every raw table they are in (a
+    relation that matches nothing when there are none)."""
+    selects = [
+        queries.render("raw_source", raw_table=table, raw_filter=_filter(listing, table, objects))
+        for table in RAW_TABLES
+        if any(each.table == table for each in objects)
+    ]
+    if not selects:
+        selects = [queries.render("raw_source", raw_table=RAW_TABLE, raw_filter="false")]
+    return "\nUNION ALL\n".join(selects)
+
+
+def _filter(listing: RawListing, table: str, objects: list[RawObject]) -> str:
+    """`dt IN (...)` for partitions read whole, `"$path" IN (...)` within the others.
+
+    The dt predicate comes first everywhere: Athena's partition projection then lists only
+    those partitions. A partition is read whole only when every object in it is to be read
+    and it holds nothing hidden, so a consumed object is never read again.
+    """
+    wanted = [each for each in objects if each.table == table]
+    wanted_per_dt = Counter(each.dt for each in wanted)
+    listed_per_dt = Counter(each.dt for each in listing.objects if each.table == table)
+    whole = [
+        dt
+        for dt in sorted(wanted_per_dt)
+        if (table, dt) not in listing.partitions_with_hidden
+        and wanted_per_dt[dt] == listed_per_dt[dt]
+    ]
+    partial = [each for each in wanted if each.dt not in whole]
+    clauses = []
+    if whole:
+        clauses.append(f"dt IN ({queries.string_list(whole)})")
+    if partial:
+        partial_dts = queries.string_list(sorted({each.dt for each in partial}))
+        paths = queries.string_list(each.location for each in partial)
+        clauses.append(f'(dt IN ({partial_dts}) AND "$path" IN ({paths}))')
+    return " OR ".join(clauses) or "false"

@@ -1,0 +1,48 @@
+"""Rules the stack repeats from the runtime (infrastructure never imports runtime) still match."""
+
+from __future__ import annotations
+
+import importlib.metadata
+
+from components import artifacts, config, ingestion, storage
+from components.plan import PROJECT_ROOT
+from runtime.ingest import alphavantage, run, settings
+from runtime.ingest.alphavantage import RetryPolicy
+
+
+def test_tickers_and_defaults_are_the_runtimes():
+    assert config.SYMBOL_PATTERN.pattern == settings.SYMBOL_PATTERN.pattern
+    assert config.DEFAULT_SYMBOLS == settings.DEFAULT_SYMBOLS
+    assert config.DEFAULT_CALLS_PER_MINUTE == settings.DEFAULT_CALLS_PER_MINUTE
+    assert config.OUTPUT_SIZES == settings.OUTPUT_SIZES
+    assert set(config.SINKS) <= set(settings.SINKS)
+    assert storage.RAW_PREFIX == settings.DEFAULT_RAW_PREFIX
+    assert ingestion.SERVICE_NAME == settings.SERVICE_NAME
+
+
+def test_the_timeout_derivation_uses_the_handlers_pacing_constants():
+    policy = RetryPolicy()
+    assert config.REQUEST_SECONDS == (
+        alphavantage.CONNECT_TIMEOUT_SECONDS + settings.DEFAULT_REQUEST_TIMEOUT_SECONDS
+    )
+    assert policy.max_attempts == config.MAX_ATTEMPTS
+    assert policy.max_backoff == config.MAX_BACKOFF_SECONDS
+    assert config.SAFETY_MARGIN_SECONDS == run.SAFETY_MARGIN_SECONDS
+    assert config.MIN_CALL_INTERVAL_SECONDS == settings.FREE_KEY_MIN_INTERVAL_SECONDS
+
+
+def test_the_powertools_layer_is_the_release_the_tests_run_against():
+    pins = (PROJECT_ROOT / "requirements.txt").read_text(encoding="utf-8")
+
+    assert f"aws-lambda-powertools=={ingestion.POWERTOOLS_VERSION}" in pins.splitlines()
+    assert importlib.metadata.version("aws-lambda-powertools") == ingestion.POWERTOOLS_VERSION
+
+
+def test_the_function_runtime_is_the_one_the_artifact_is_built_for():
+    version = artifacts.PLATFORM_ARGS[artifacts.PLATFORM_ARGS.index("--python-version") + 1]
+    platform = artifacts.PLATFORM_ARGS[artifacts.PLATFORM_ARGS.index("--platform") + 1]
+
+    assert f"python{version}" == ingestion.LAMBDA_RUNTIME
+    assert platform.endswith("aarch64")
+    assert ingestion.ARCHITECTURE == "arm64"
+    assert f"{artifacts.HANDLER_MODULE}.handler" == ingestion.HANDLER
