@@ -15,10 +15,11 @@ $(VENV)/.installed: requirements.txt components/lambda_requirements.txt
 	$(BIN)/python -m components.artifacts --wheels-only
 	touch $@
 
+# The suite runs on every core (pytest-xdist); `pytest path::test` alone runs in one process.
 test: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

@@ -10,9 +10,14 @@ import pulumi_aws as aws
 from components.alerting import Alerting, AlertingArgs
 from components.artifacts import glue_job_library, glue_job_script, lambda_archive
 from components.config import load_stack_config
+from components.dashboard import DashboardArgs, DashboardComponent
 from components.ingestion import IngestionArgs, IngestionComponent
-from components.storage import DataLake, DataLakeArgs
-from components.wap_workflow import WapWorkflowArgs, WapWorkflowComponent
+from components.storage import PROD_PREFIX, DataLake, DataLakeArgs
+from components.wap_workflow import (
+    ANALYTICS_RESULTS_PREFIX,
+    WapWorkflowArgs,
+    WapWorkflowComponent,
+)
 
 config = load_stack_config()
 project = pulumi.get_project()
@@ -92,3 +97,26 @@ pulumi.export("workflow_name", wap.workflow_name)
 pulumi.export("database", wap.database_name)
 pulumi.export("etl_workgroup", wap.etl_workgroup)
 pulumi.export("analytics_workgroup", wap.analytics_workgroup)
+
+if config.grafana.mode != "none":
+    dashboard = DashboardComponent(
+        f"{prefix}-grafana",
+        DashboardArgs(
+            grafana=config.grafana,
+            region=region,
+            account_id=account_id,
+            database_name=wap.database_name,
+            workgroup_name=wap.analytics_workgroup,
+            workgroup_arn=pulumi.Output.concat(
+                f"arn:aws:athena:{region}:", account_id, ":workgroup/", wap.analytics_workgroup
+            ),
+            bucket_name=lake.bucket_name,
+            bucket_arn=lake.bucket_arn,
+            prod_prefix=PROD_PREFIX,
+            results_prefix=ANALYTICS_RESULTS_PREFIX,
+            title=f"{project} {config.stack}",
+        ),
+        on_aws,
+    )
+    pulumi.export("grafana_url", dashboard.grafana_url)
+    pulumi.export("dashboard_url", dashboard.dashboard_url)

@@ -23,6 +23,9 @@ from dataclasses import dataclass
 import pulumi
 from pulumi.runtime import config as runtime_config
 
+from components import grafana_config
+from components.grafana_config import GrafanaConfig
+
 NAMESPACE = "stockpipe"
 
 SYMBOLS = "symbols"
@@ -48,6 +51,7 @@ KEYS = (
     LOG_RETENTION_DAYS,
     PROTECT_DATA,
     FRESHNESS_MAX_AGE_DAYS,
+    *grafana_config.KEYS,
 )
 
 DEFAULT_SYMBOLS = ("AMD", "NVDA", "INTC", "MU", "QCOM", "TXN", "AMAT", "AVGO", "LSCC", "KLAC")
@@ -109,6 +113,7 @@ class StackConfig:
     log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS
     protect_data: bool = False
     freshness_max_age_days: int = DEFAULT_FRESHNESS_MAX_AGE_DAYS
+    grafana: GrafanaConfig = grafana_config.NO_GRAFANA
 
     @property
     def lambda_timeout_seconds(self) -> int:
@@ -144,7 +149,7 @@ def load_stack_config(config: pulumi.Config | None = None, stack: str | None = N
     config = config or pulumi.Config(NAMESPACE)
     stack = stack or pulumi.get_stack()
     problems: list[str] = []
-    values = {key: _raw(config, key) for key in KEYS if key != API_KEY}
+    values = {key: _raw(config, key) for key in KEYS if key not in (API_KEY, *grafana_config.KEYS)}
 
     problems += _unknown_keys()
     symbols = _parse_symbols(values[SYMBOLS], problems)
@@ -180,6 +185,7 @@ def load_stack_config(config: pulumi.Config | None = None, stack: str | None = N
     if alert_email is not None and not EMAIL_PATTERN.match(alert_email):
         problems.append(_bad(ALERT_EMAIL, alert_email, "must be an email address"))
     protect_data = _boolean(values, PROTECT_DATA, stack == PRODUCTION_STACK, problems)
+    grafana = grafana_config.load_grafana_config(config, problems)
 
     if symbols and calls_per_minute >= 1:
         problem = timeout_problem(len(symbols), calls_per_minute)
@@ -203,6 +209,7 @@ def load_stack_config(config: pulumi.Config | None = None, stack: str | None = N
         log_retention_days=retention,
         protect_data=protect_data,
         freshness_max_age_days=freshness,
+        grafana=grafana,
     )
 
 

@@ -19,7 +19,7 @@ import json
 import runpy
 import sys
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,7 @@ class Registered:
     provider: str = ""  # "<provider urn>::<id>" of the provider that manages it
     protect: bool = False
     retain_on_delete: bool = False
+    dependencies: list[str] = field(default_factory=list)  # URNs of `depends_on` and inputs
 
 
 @dataclass
@@ -96,6 +97,12 @@ class StackMocks(pulumi.runtime.Mocks):
             outputs.setdefault("arn", arn)
         name_field = _NAME_FIELDS.get(args.typ, "name")
         outputs.setdefault(name_field, physical)
+        if args.typ == GRAFANA_WORKSPACE:
+            resource_id = GRAFANA_WORKSPACE_ID
+        if args.typ == GRAFANA_DASHBOARD:
+            outputs.setdefault("uid", json.loads(args.inputs["configJson"])["uid"])
+        for key, value in _COMPUTED_OUTPUTS.get(args.typ, {}).items():
+            outputs.setdefault(key, value)
         return resource_id, outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
@@ -144,6 +151,7 @@ class RecordingMonitor(MockMonitor):
                     provider=request.provider,
                     protect=request.protect,
                     retain_on_delete=request.retainOnDelete,
+                    dependencies=list(request.dependencies),
                 )
             )
         return response
@@ -153,7 +161,7 @@ class RecordingMonitor(MockMonitor):
 # it defines (BucketV2, ...), used or not; a deprecated class the program does use still
 # warns when it is constructed.
 PROVIDER_MODULES = (
-    "athena", "cloudwatch", "glue", "iam", "kinesis", "lambda_", "s3", "scheduler",
+    "athena", "cloudwatch", "glue", "grafana", "iam", "kinesis", "lambda_", "s3", "scheduler",
     "secretsmanager", "sns", "sqs", "ssm",
 )  # fmt: skip
 
@@ -178,6 +186,21 @@ def install_mocks(mocks: StackMocks, stack: str) -> None:
 
 
 _NAME_FIELDS = {"aws:s3/bucket:Bucket": "bucket"}
+
+GRAFANA_WORKSPACE = "aws:grafana/workspace:Workspace"
+GRAFANA_WORKSPACE_ID = "g-0123456789"
+GRAFANA_DASHBOARD = "grafana:oss/dashboard:Dashboard"
+# Outputs AWS or the provider computes, with fixed values so the plan is stable.
+_COMPUTED_OUTPUTS = {
+    GRAFANA_WORKSPACE: {
+        "endpoint": f"{GRAFANA_WORKSPACE_ID}.grafana-workspace.{REGION}.amazonaws.com"
+    },
+    "aws:grafana/workspaceServiceAccount:WorkspaceServiceAccount": {"serviceAccountId": "2"},
+    "aws:grafana/workspaceServiceAccountToken:WorkspaceServiceAccountToken": {
+        "key": "plan-placeholder-grafana-token"
+    },
+    "time:index/rotating:Rotating": {"unix": 1767225600, "rfc3339": "2026-01-01T00:00:00Z"},
+}
 
 
 def _physical_name(typ: str, name: str, inputs: dict) -> str:

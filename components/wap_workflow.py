@@ -42,8 +42,9 @@ JOB_CAPACITY_DPU = 0.0625
 # Above the engine's own one-hour limit per query, so a stuck query is reported (and
 # stopped) by the job rather than cut off by Glue.
 JOB_TIMEOUT_MINUTES = 90
-SCRIPT_KEY = f"{storage.ARTIFACTS_PREFIX}wap/job.py"
-LIBRARY_KEY = f"{storage.ARTIFACTS_PREFIX}wap/runtime.zip"
+JOB_ARTIFACTS_PREFIX = f"{storage.ARTIFACTS_PREFIX}wap/"
+SCRIPT_KEY = f"{JOB_ARTIFACTS_PREFIX}job.py"
+LIBRARY_KEY = f"{JOB_ARTIFACTS_PREFIX}runtime.zip"
 
 ETL_RESULTS_PREFIX = f"{storage.QUERY_RESULTS_PREFIX}etl/"
 ANALYTICS_RESULTS_PREFIX = f"{storage.QUERY_RESULTS_PREFIX}analytics/"
@@ -509,7 +510,7 @@ def job_statements(
             ["glue:BatchCreatePartition", "glue:BatchDeletePartition", "glue:BatchGetPartition",
              "glue:BatchUpdatePartition", "glue:CreatePartition", "glue:CreateTable",
              "glue:DeleteTable", "glue:GetDatabase", "glue:GetPartition", "glue:GetPartitions",
-             "glue:GetTable", "glue:UpdateTable"],
+             "glue:GetTable", "glue:GetTables", "glue:UpdateTable"],
             [arns.catalog(), arns.database(database), arns.table(database, "*")],
             sid="LakeCatalog",
         ),
@@ -519,6 +520,9 @@ def job_statements(
         iam.allow(["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
                   [bucket_arn], sid="LakeBucket"),
         iam.allow(["s3:GetObject"], under, sid="ReadZones"),
+        # Glue fetches the script and --extra-py-files with the job's own role.
+        iam.allow(["s3:GetObject"], [iam.objects_under(bucket_arn, JOB_ARTIFACTS_PREFIX)],
+                  sid="JobCode"),
         iam.allow(
             ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:ListMultipartUploadParts",
              "s3:PutObject"],

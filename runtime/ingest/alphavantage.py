@@ -11,11 +11,13 @@ leaves the client has the key scrubbed out.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import requests
+import urllib3
 from aws_lambda_powertools import Logger
 
 from runtime.ingest.answers import DailySeries, read_answer
@@ -26,6 +28,7 @@ from runtime.ingest.errors import (
     OutOfTime,
     PremiumFullOutput,
     TransportFailure,
+    Unreachable,
 )
 from runtime.ingest.pacing import Clock, Pacer
 from runtime.ingest.settings import SERVICE_NAME
@@ -36,6 +39,9 @@ REDACTED = "***"
 # the API's own message about it.
 PUBLIC_DEMO_KEY = "demo"
 CONNECT_TIMEOUT_SECONDS = 5.0
+#: Attempts at a symbol whose connection is refused or whose host does not resolve.
+UNREACHABLE_ATTEMPTS = 2
+_APIKEY_PARAMETER = re.compile(r"(apikey=)[^&\s'\"]*", re.IGNORECASE)
 
 logger = Logger(service=SERVICE_NAME, child=True)
 # urllib3 logs every request line, query string and key included, at DEBUG.
@@ -143,7 +149,8 @@ class AlphaVantageClient:
                 continue
             except ApiProblem as failure:
                 throttled += isinstance(failure, BurstThrottled)
-                if not failure.retryable or attempts >= self._retry.max_attempts:
+                most = UNREACHABLE_ATTEMPTS if isinstance(failure, Unreachable) else None
+                if not failure.retryable or attempts >= (most or self._retry.max_attempts):
                     if failure.retryable:
                         failure.reason += f" (gave up after {attempts} attempts)"
                     raise self._finish(failure, attempts, throttled) from None
@@ -156,18 +163,21 @@ class AlphaVantageClient:
             return Fetched(series, size, attempts, throttled)
 
     def redact(self, text: str) -> str:
-        """`text` with the key replaced, in plain and URL-encoded form."""
+        """`text` with the key replaced, in plain and URL-encoded form, wherever it stands
+        whole (a short key's letters inside other words stay), and any `apikey=` value."""
+        text = _APIKEY_PARAMETER.sub(rf"\g<1>{REDACTED}", text)
         if self._api_key == PUBLIC_DEMO_KEY:
             return text
         for form in {self._api_key, requests.utils.quote(self._api_key, safe="")}:
-            text = text.replace(form, REDACTED)
+            whole = rf"(?<![A-Za-z0-9]){re.escape(form)}(?![A-Za-z0-9])"
+            text = re.sub(whole, REDACTED, text)
         return text
 
     def _call(self, symbol: str, size: str, datatype: str) -> DailySeries:
         params = {"function": FUNCTION, "symbol": symbol, "outputsize": size, "datatype": datatype}
         query = {**params, "apikey": self._api_key}
         shown_url = self.redact(requests.Request("GET", self._base_url, params=query).prepare().url)
-        with self._pacer.slot():
+        with self._pacer.slot() as call:
             logger.info("calling the API", extra={"symbol": symbol, "url": shown_url})
             try:
                 response = self._session.get(
@@ -179,8 +189,12 @@ class AlphaVantageClient:
                 ) from None
             except requests.RequestException as error:
                 # The exception text carries the full URL, key included: never chain it.
+                kind = TransportFailure
+                if _never_connected(error):
+                    call.refund()  # nothing reached the server: no budget spent
+                    kind = Unreachable
                 raise self._scrubbed(
-                    TransportFailure(f"could not reach the API: {type(error).__name__}: {error}")
+                    kind(f"could not reach the API: {type(error).__name__}: {error}")
                 ) from None
         if response.status_code == 429:
             raise BurstThrottled("the API answered HTTP 429 Too Many Requests")
@@ -203,3 +217,11 @@ class AlphaVantageClient:
         problem.throttled = throttled
         problem.args = (problem.reason,)
         return problem
+
+
+def _never_connected(error: requests.RequestException) -> bool:
+    """A refused connection or an unknown host (not a reset or a timeout mid-call)."""
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return isinstance(error, requests.ConnectionError) and isinstance(
+        reason, urllib3.exceptions.NewConnectionError
+    )

@@ -102,5 +102,10 @@ class TransportFailure(ApiProblem):
     retryable = True
 
 
+class Unreachable(TransportFailure):
+    """The connection was refused or the host name did not resolve: retried once only, and
+    a few symbols in a row of it stop the run (the API is down, or the URL is wrong)."""
+
+
 class OutOfTime(ApiProblem):
     """The Lambda time budget does not allow the next call (or the next retry)."""

@@ -43,9 +43,20 @@ class Pacer(Protocol):
         """Seconds until a call could start if asked now."""
         ...
 
-    def slot(self) -> AbstractContextManager[None]:
+    def slot(self) -> AbstractContextManager[CallSlot]:
         """Held for the duration of one call."""
         ...
+
+
+class CallSlot:
+    """One call's hold on the pacer. `refund()` when the call never reached the server (a
+    refused connection, an unknown host): it did not spend the key's budget."""
+
+    def __init__(self) -> None:
+        self.refunded = False
+
+    def refund(self) -> None:
+        self.refunded = True
 
 
 class SystemClock:
@@ -93,15 +104,17 @@ class RequestPacer:
             return max(0.0, max(ready, self._last_start + self._min_interval) - now)
 
     @contextmanager
-    def slot(self) -> Iterator[None]:
-        """Wait for a token, run the call inside the block, return the token after it."""
-        token = self._acquire()
+    def slot(self) -> Iterator[CallSlot]:
+        """Wait for a token, run the call inside the block, return the token after it (at
+        once, as it was, when the call was refunded)."""
+        token, was_ready_at = self._acquire()
+        call = CallSlot()
         try:
-            yield
+            yield call
         finally:
-            self._release(token)
+            self._release(token, was_ready_at if call.refunded else None)
 
-    def _acquire(self) -> int:
+    def _acquire(self) -> tuple[int, float]:
         while True:
             with self._changed:
                 ready = min(self._ready_at)
@@ -114,12 +127,14 @@ class RequestPacer:
                     token = self._ready_at.index(ready)
                     self._ready_at[token] = _IN_FLIGHT
                     self._last_start = now
-                    return token
+                    return token, ready
                 pause = start - now
             # Sleep without the lock so finishing calls can return their tokens.
             self._clock.sleep(pause)
 
-    def _release(self, token: int) -> None:
+    def _release(self, token: int, ready_at: float | None = None) -> None:
         with self._changed:
-            self._ready_at[token] = self._clock.monotonic() + self._period
+            self._ready_at[token] = (
+                self._clock.monotonic() + self._period if ready_at is None else ready_at
+            )
             self._changed.notify_all()

@@ -32,6 +32,7 @@ from runtime.ingest.errors import (
     KeyRejected,
     OutOfTime,
     SinkError,
+    Unreachable,
 )
 from runtime.ingest.pacing import Clock, RequestPacer, SystemClock
 from runtime.ingest.settings import SERVICE_NAME, RunPlan, Settings, plan_run
@@ -43,6 +44,8 @@ from runtime.market_calendar import new_york_time, session_close, session_has_cl
 SAFETY_MARGIN_SECONDS = 10.0
 
 NOT_REACHED_IN_TIME = "not reached: the run's time budget ran out before this symbol"
+#: Symbols in a row the API could not be reached for before the run stops calling it.
+UNREACHABLE_SYMBOLS_TO_STOP = 3
 
 SUCCEEDED = "succeeded"
 FAILED = "failed"
@@ -64,6 +67,8 @@ class SymbolOutcome:
     throttled: int = 0
     fell_back_to_compact: bool = False
     dropped_moving_bar: bool = False
+    #: The API could not be reached (connection refused, unknown host).
+    unreachable: bool = False
 
 
 def run_ingestion(
@@ -107,7 +112,7 @@ def run_ingestion(
         if on_symbol is not None:
             on_symbol(outcome)
     result = _summarize(plan, outcomes)
-    logger.info("ingestion finished", extra={"result": result})
+    logger.info("ingestion finished", extra={"result": result, "calls": call_counts(outcomes)})
 
     if run.key_rejection is not None:
         if settings.secret_arn:
@@ -121,6 +126,16 @@ def run_ingestion(
         details = "; ".join(f"{o.symbol}: {o.reason}" for o in outcomes)
         raise IngestionFailed(f"no symbol succeeded ({details})", result)
     return result
+
+
+def call_counts(outcomes: Iterable[SymbolOutcome]) -> dict[str, int]:
+    """What the symbols cost: API calls made, answers throttled, calls that were retries."""
+    outcomes = list(outcomes)
+    return {
+        "calls": sum(o.attempts for o in outcomes),
+        "throttled": sum(o.throttled for o in outcomes),
+        "retried": sum(max(o.attempts - 1, 0) for o in outcomes),
+    }
 
 
 def _summarize(plan: RunPlan, outcomes: Iterable[SymbolOutcome]) -> dict[str, Any]:
@@ -155,6 +170,7 @@ class _Run:
         self.remaining_ms = remaining_ms
         self.key_rejection: str | None = None
         self._stop_reason: str | None = None
+        self._unreachable_in_a_row = 0
         self._lock = threading.Lock()
 
     def time_left(self) -> float:
@@ -166,9 +182,24 @@ class _Run:
 
     def ingest(self, symbol: str) -> SymbolOutcome:
         outcome = self._ingest(symbol)
+        if outcome.status != SKIPPED:
+            self._count_reachability(outcome)
         log = logger.info if outcome.status == SUCCEEDED else logger.warning
         log(f"symbol {outcome.status}", extra={"symbol": symbol, "outcome": vars(outcome)})
         return outcome
+
+    def _count_reachability(self, outcome: SymbolOutcome) -> None:
+        """Stop calling after UNREACHABLE_SYMBOLS_TO_STOP symbols in a row found the API
+        unreachable: it is down (or the URL is wrong), and every further symbol would wait
+        for its own retries."""
+        with self._lock:
+            if not outcome.unreachable:
+                self._unreachable_in_a_row = 0
+                return
+            self._unreachable_in_a_row += 1
+            count = self._unreachable_in_a_row
+        if count >= UNREACHABLE_SYMBOLS_TO_STOP:
+            self.stop(f"not attempted: the API could not be reached for {count} symbols in a row")
 
     def _ingest(self, symbol: str) -> SymbolOutcome:
         with self._lock:
@@ -242,7 +273,12 @@ def _final_bars(symbol: str, bars: tuple[Bar, ...], asked_at: datetime) -> tuple
 
 def _from_problem(symbol: str, status: str, problem: ApiProblem) -> SymbolOutcome:
     return SymbolOutcome(
-        symbol, status, problem.reason, attempts=problem.attempts, throttled=problem.throttled
+        symbol,
+        status,
+        problem.reason,
+        attempts=problem.attempts,
+        throttled=problem.throttled,
+        unreachable=isinstance(problem, Unreachable),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import time
@@ -21,13 +22,29 @@ class Console:
         self.err = err or sys.stderr
         #: (step, seconds) of every step that finished, in order.
         self.timings: list[tuple[str, float]] = []
+        self.out_closed = False
 
     def progress(self, line: str) -> None:
         if not self.quiet:
-            print(line, file=self.out, flush=True)
+            self._print(line)
 
     def summary(self, line: str) -> None:
-        print(line, file=self.out, flush=True)
+        self._print(line)
+
+    def _print(self, line: str) -> None:
+        """A reader that went away (`run | head -1`) ends the output, not the work: the run
+        goes on and its exit status stays what it would have been."""
+        if self.out_closed:
+            return
+        try:
+            print(line, file=self.out, flush=True)
+        except BrokenPipeError:
+            self.out_closed = True
+            if self.out is sys.stdout:
+                # Python flushes stdout again at exit and would complain about the pipe.
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+                os.close(devnull)
 
     def error(self, message: str) -> None:
         """One line, whatever the message: engines' errors can span lines and carry colours."""

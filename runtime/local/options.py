@@ -15,17 +15,23 @@ from pathlib import Path
 
 from runtime.ingest.settings import SYMBOL_PATTERN
 from runtime.local.formatting import FORMATS
+from runtime.wap.engines.local_catalog import DEFAULT_WAIT_SECONDS
 
 DEFAULT_DATA_DIR = ".stockpipe"
 # date.fromisoformat also takes 20240607 and 2024-W23-5; the flags take one spelling only.
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+#: The earliest date a flag takes: before any daily series the pipeline serves.
+FIRST_DATE = date(1990, 1, 1)
+TICKER_RULE = "1 to 12 of A-Z, 0-9, '.' and '-', starting with a letter or digit"
 
 
 class UsageError(Exception):
     """A mistake in how the command was called."""
 
 
-class _Parser(argparse.ArgumentParser):
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose mistakes are one UsageError line, not a usage block."""
+
     def error(self, message: str) -> None:  # argparse would print the usage block and exit
         raise UsageError(f"{message} (see `{self.prog} --help`)")
 
@@ -38,6 +44,15 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"where the local lake and the report live (default: ./{DEFAULT_DATA_DIR})",
     )
     common.add_argument("--quiet", action="store_true", help="print only the summary and errors")
+
+    writer = argparse.ArgumentParser(add_help=False)
+    writer.add_argument(
+        "--wait",
+        type=float,
+        default=DEFAULT_WAIT_SECONDS,
+        metavar="SECONDS",
+        help="how long to wait for another run holding the lake (default: %(default)g)",
+    )
 
     window = argparse.ArgumentParser(add_help=False)
     window.add_argument(
@@ -59,15 +74,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="report the whole published history instead of the last 12 months",
     )
 
-    parser = _Parser(
+    parser = OneLineParser(
         prog="python -m runtime.local",
         description="The stockpipe pipeline on this machine: a local lake and DuckDB.",
     )
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     run = commands.add_parser(
         "run",
-        parents=[common, window],
+        parents=[common, window, writer],
         help="ingest, then drop_staging, create_staging, audit, publish, and the report",
     )
     run.add_argument("--symbols", help="comma-separated tickers (default: the ten semiconductors)")
@@ -107,6 +122,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="write the HTML report from what is published (default: the last 12 months)",
     )
     report.add_argument("--out", help="the HTML file (default: DATA_DIR/report.html)")
+
+    catalog = commands.add_parser(
+        "catalog", help="list the kept generations of the lake's catalog, or restore one"
+    )
+    actions = catalog.add_subparsers(dest="action", required=True, parser_class=OneLineParser)
+    actions.add_parser("list", parents=[common], help="the kept generations, newest first")
+    restore = actions.add_parser(
+        "restore",
+        parents=[common, writer],
+        help="make a kept generation the catalog again (the current one is kept too)",
+    )
+    restore.add_argument("generation", nargs="?", help="its name (default: the newest)")
     return parser
 
 
@@ -116,9 +143,7 @@ def parse_symbols(text: str) -> tuple[str, ...]:
         raise UsageError("--symbols is empty: give tickers such as NVDA,AMD")
     bad = [s for s in symbols if not SYMBOL_PATTERN.match(s)]
     if bad:
-        raise UsageError(
-            f"--symbols: {', '.join(bad)} is not a ticker (letters, digits, '.' or '-')"
-        )
+        raise UsageError(f"--symbols: {', '.join(bad)} is not a ticker: a ticker is {TICKER_RULE}")
     return symbols
 
 
@@ -131,14 +156,21 @@ class ReportWindow:
     whole_history: bool = False
 
 
-def parse_date(text: str, flag: str) -> date:
-    problem = f"{flag} {text!r} is not a date: use YYYY-MM-DD"
+def parse_date(text: str, flag: str, today: date | None = None) -> date:
+    """A YYYY-MM-DD date from FIRST_DATE to `today` (default: today)."""
+    today = today or date.today()
+    problem = f"{flag} {text!r} is not a date: use YYYY-MM-DD from {FIRST_DATE} to {today}"
     if not _ISO_DATE.fullmatch(text):
         raise UsageError(problem)
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise UsageError(problem) from None
+    if day > today:
+        raise UsageError(f"{flag} {text} is in the future (today is {today.isoformat()})")
+    if day < FIRST_DATE:
+        raise UsageError(problem)
+    return day
 
 
 def parse_window(args: argparse.Namespace) -> ReportWindow:
@@ -152,10 +184,7 @@ def parse_window(args: argparse.Namespace) -> ReportWindow:
 
 
 def parse_as_of(text: str, today: date) -> date:
-    as_of = parse_date(text, "--as-of")
-    if as_of > today:
-        raise UsageError(f"--as-of {text} is in the future (today is {today.isoformat()})")
-    return as_of
+    return parse_date(text, "--as-of", today)
 
 
 def writable_dir(text: str, flag: str = "--data-dir") -> Path:

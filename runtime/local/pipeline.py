@@ -7,14 +7,14 @@ local lake directory stands in for S3 and DuckDB for Athena.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 from runtime.ingest.errors import ApiKeyRejected, ApiKeyUnavailable, ConfigurationError
-from runtime.ingest.run import SUCCEEDED, SymbolOutcome, run_ingestion
+from runtime.ingest.run import SUCCEEDED, SymbolOutcome, call_counts, run_ingestion
 from runtime.ingest.settings import (
     API_KEY_ENV,
     API_URL_ENV,
@@ -27,9 +27,11 @@ from runtime.ingest.settings import (
     SYMBOLS_ENV,
     Settings,
 )
+from runtime.local import retention
 from runtime.local.console import Console
+from runtime.local.damage import name_damaged_file
 from runtime.local.options import ReportWindow, UsageError
-from runtime.local.report import write_report
+from runtime.local.report import PanelFailure, write_report
 from runtime.local.sample_market import SampleMarket
 from runtime.local.sample_server import SampleServer
 from runtime.wap import steps
@@ -83,18 +85,22 @@ def run_pipeline(request: RunRequest, console: Console, environ: Mapping[str, st
         url = environ.get(API_URL_ENV) or "https://www.alphavantage.co/query"
         console.progress(f"source: Alpha Vantage at {url}")
 
+    outcomes: list[SymbolOutcome] = []
     with console.step("ingest", f"{len(request.symbols)} symbols for {request.as_of}"):
         try:
-            result = _ingest(request, lake, console, environ)
+            result = _ingest(request, lake, console, environ, outcomes.append)
         finally:
             # Only a lake that received data belongs to a source: a run refused for a missing
             # key leaves a fresh directory free for either.
             if any(lake.glob("raw/dt=*/*.csv")):
                 (lake / SOURCE_MARKER).write_text(f"{request.source}\n")
     landed = len(result[SUCCEEDED])
+    calls = call_counts(outcomes)
     console.summary(
         f"symbols: {landed} landed, {len(result['failed'])} failed, "
-        f"{len(result['skipped'])} skipped ({result['rows']:,} bars fetched)"
+        f"{len(result['skipped'])} skipped ({result['rows']:,} bars fetched in "
+        f"{calls['calls']:,} API calls: {calls['throttled']:,} throttled, "
+        f"{calls['retried']:,} retried)"
     )
     if not landed:
         console.error("no symbol landed, nothing to publish (reasons above)")
@@ -116,8 +122,15 @@ def _check_lake_source(lake: Path, source: str) -> None:
         )
 
 
-def _ingest(request: RunRequest, lake: Path, console: Console, environ: Mapping[str, str]):
+def _ingest(
+    request: RunRequest,
+    lake: Path,
+    console: Console,
+    environ: Mapping[str, str],
+    record: Callable[[SymbolOutcome], None],
+):
     def on_symbol(outcome: SymbolOutcome) -> None:
+        record(outcome)
         console.progress(_describe(outcome))
 
     event = {"ingest_date": request.as_of.isoformat()}
@@ -199,6 +212,13 @@ def _write_audit_publish(
             f"published: {published.rows_added:,} new rows, {published.rows_replaced:,} "
             f"replaced (years: {years})"
         )
+    retention.prune_old_runs(engine, config)
+    failed_panels: list[str] = []
+
+    def panel_failed(failure: PanelFailure) -> None:
+        failed_panels.append(failure.title)
+        console.error(f"report panel {failure.title!r} failed: {failure.error}")
+
     with console.step("report"):
         write_report(
             engine,
@@ -207,14 +227,19 @@ def _write_audit_publish(
             time_to=request.report_window.time_to,
             whole_history=request.report_window.whole_history,
             sample_data=holds_sample_data(lake_dir(request.data_dir)),
-            on_panel_error=lambda failure: console.error(
-                f"report panel {failure.title!r} failed: {failure.error}"
-            ),
+            on_panel_error=panel_failed,
         )
     console.timing_summary(time.perf_counter() - started)
     console.summary(f"run id: {run_id}")
     console.summary(f"lake: {lake_dir(request.data_dir)}")
     console.summary(f"report: {request.report_path}")
+    if audit.ok and failed_panels:
+        message = (
+            f"run {run_id} published, but {len(failed_panels)} report panel(s) failed "
+            f"({', '.join(failed_panels)}); see {request.report_path}"
+        )
+        console.error(name_damaged_file(message, lake_dir(request.data_dir)))
+        return 1
     if audit.ok:
         return 0
     for failure in audit.failed_errors:

@@ -47,6 +47,22 @@ DEFAULT_TITLE = "stockpipe report"
 PUBLISHED_RANGE_SQL = SQL_DIR / "published_range.sql"
 
 
+#: In every report's head: what tells an earlier report apart from any other file.
+REPORT_MARKER = '<meta name="generator" content="stockpipe report">'
+
+
+def is_report(path: Path) -> bool:
+    """Whether `path` is a report this module wrote (reports before the marker: by title)."""
+    try:
+        with path.open("rb") as head:
+            start = head.read(2048).decode("utf-8", errors="replace")
+    except OSError:
+        return False
+    return start.startswith("<!DOCTYPE html>") and (
+        REPORT_MARKER in start or f"<title>{DEFAULT_TITLE}</title>" in start
+    )
+
+
 class ReportError(RuntimeError):
     """The report could not be written (the message names the path and the reason)."""
 
@@ -650,7 +666,7 @@ def _render_page(
         )
     return (
         "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
+        f'<html lang="en"><head><meta charset="utf-8">{REPORT_MARKER}'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
         f"<header><h1>{html.escape(title)}</h1>{banner}<dl>{meta_html}</dl>{failures}{hint}"

@@ -29,9 +29,11 @@ from urllib.parse import parse_qs, urlsplit
 from runtime.ingest.bars import Bar
 from runtime.ingest.settings import SYMBOL_PATTERN
 from runtime.local.alphavantage_bodies import FAILURE_BODIES
+from runtime.local.options import OneLineParser, UsageError, parse_date
 from runtime.local.sample_market import SAMPLE_LABEL, SampleMarket
 
 HOST = "127.0.0.1"
+MAX_PORT = 65535
 COMPACT_BARS = 100
 DEMO_KEY = "demo"
 TRANSPORT_KINDS = ("non_json", "truncated", "server_error", "timeout", "connection_reset")
@@ -367,9 +369,19 @@ def _series_csv(bars: list[Bar], served: ServedRequest) -> str:
 
 def _as_of(text: str) -> date:
     try:
-        return date.fromisoformat(text)
+        return parse_date(text, "")
+    except UsageError as error:
+        raise argparse.ArgumentTypeError(str(error).strip()) from None
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date; use YYYY-MM-DD") from None
+        port = -1
+    if not 0 <= port <= MAX_PORT:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: use 0 to {MAX_PORT}")
+    return port
 
 
 def _rate_limit(text: str) -> RateLimit:
@@ -383,11 +395,11 @@ def _rate_limit(text: str) -> RateLimit:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m runtime.local.sample_server",
         description=f"Serve TIME_SERIES_DAILY from generated data ({SAMPLE_LABEL}).",
     )
-    parser.add_argument("--port", type=int, default=8765, help="default 8765; 0 picks a free one")
+    parser.add_argument("--port", type=_port, default=8765, help="default 8765; 0 picks a free one")
     parser.add_argument("--seed", type=int, default=7, help="same seed, same prices (default 7)")
     parser.add_argument(
         "--as-of", type=_as_of, metavar="YYYY-MM-DD", help="newest bar's date (default: today)"
@@ -401,9 +413,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--daily-quota", type=int, metavar="CALLS", help="calls served before the quota body"
     )
-    args = parser.parse_args(argv)
-    if args.daily_quota is not None and args.daily_quota < 0:
-        parser.error(f"--daily-quota must be 0 or more, got {args.daily_quota}")
+    try:
+        args = parser.parse_args(argv)
+        if args.daily_quota is not None and args.daily_quota < 0:
+            parser.error(f"--daily-quota must be 0 or more, got {args.daily_quota}")
+    except UsageError as error:
+        print(f"stockpipe sample server: {error}", file=sys.stderr)
+        return 2
     server = SampleServer(
         SampleMarket(seed=args.seed, end=args.as_of),
         rate_limit=args.rate_limit,

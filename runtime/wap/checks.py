@@ -36,7 +36,7 @@ CHECKS: tuple[Check, ...] = (
     Check("unique_key", ERROR, "one row per (symbol, trade_date) in what publish would write"),
     Check("future_trade_date", ERROR, "no trade_date after the run date"),
     Check("weekend_trade_date", ERROR, "no trade_date on a Saturday or Sunday"),
-    Check("raw_layout", ERROR, "every raw object is in a dt=YYYY-MM-DD folder a raw table reads"),
+    Check("raw_layout", ERROR, "every raw object is where a raw table reads it, and yields rows"),
     Check(
         "staging_not_empty", ERROR, "staging has rows when raw holds bars not published as they are"
     ),

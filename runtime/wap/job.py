@@ -17,15 +17,19 @@ By hand, on a local lake:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
+import re
 import sys
 from collections.abc import Sequence
 from datetime import date, datetime, timezone
+from pathlib import Path
 from typing import Any, Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from runtime.wap import metrics, steps
+from runtime.wap import metrics, steps, store
 from runtime.wap.config import ConfigError, WapConfig, new_run_id, normalize_run_id
 from runtime.wap.engines import ENGINE_KINDS, create_engine
 from runtime.wap.engines.base import Engine, EngineError
@@ -33,6 +37,7 @@ from runtime.wap.engines.base import Engine, EngineError
 logger = logging.getLogger("runtime.wap.job")
 
 STEPS = ("drop_staging", "create_staging", "audit", "publish")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 #: A workflow run property that, when set (e.g. by whoever starts the run), names the run.
 RUN_ID_PROPERTY = "run_id"
 _STEPS_THAT_START_A_RUN = ("drop_staging", "create_staging")
@@ -104,8 +109,9 @@ def main(
         logger.info("step %s of run %s on %s", args.step, run_id, args.engine)
         engine = build_engine(args, clients)
         engine.check_ready()
-        return run_step(args, engine, config, run_id, as_of, moment, clients)
-    except (ConfigError, EngineError, steps.WapError) as error:
+        with _local_writer_lock(args):
+            return run_step(args, engine, config, run_id, as_of, moment, clients)
+    except (ConfigError, EngineError, steps.WapError, store.StoreError) as error:
         print(f"stockpipe wap {args.step} failed: {error}", file=sys.stderr)
         return 1
     except (BotoCoreError, ClientError) as error:
@@ -141,6 +147,12 @@ def build_engine(args: argparse.Namespace, clients: ClientFactory) -> Engine:
     if args.engine == "duckdb":
         if not args.lake_dir:
             raise ConfigError("--lake-dir is required with --engine duckdb")
+        if not os.path.isdir(args.lake_dir):
+            # A typo must not start a new, empty lake beside the real one.
+            raise ConfigError(
+                f"--lake-dir {args.lake_dir}: no such directory (a local lake is made by "
+                "`python -m runtime.local run`, or by ingestion's local sink)"
+            )
         return create_engine("duckdb", lake_dir=args.lake_dir, raw_prefix=args.raw_prefix)
     missing = [
         flag
@@ -159,6 +171,18 @@ def build_engine(args: argparse.Namespace, clients: ClientFactory) -> Engine:
         workgroup=args.workgroup,
         data_bucket=args.data_bucket,
         client_factory=clients,
+    )
+
+
+def _local_writer_lock(args: argparse.Namespace) -> contextlib.AbstractContextManager[None]:
+    """A local lake takes one writer at a time (an OS file lock, local_catalog); on Glue the
+    workflow runs one step at a time, so nothing is held."""
+    if args.engine != "duckdb":
+        return contextlib.nullcontext()
+    from runtime.wap.engines import local_catalog
+
+    return local_catalog.writer_lock(
+        Path(args.lake_dir), f"wap.job --step {args.step}", keep_generation=True
     )
 
 
@@ -218,7 +242,10 @@ def _boto3_clients(region: str) -> ClientFactory:
 
 
 def _parse_date(flag: str, text: str) -> date:
+    # fromisoformat alone would also take 20261201 on newer Pythons (not on Glue's 3.9).
     try:
+        if not _DATE.match(text):
+            raise ValueError(text)
         return date.fromisoformat(text)
     except ValueError:
         raise ConfigError(f"{flag} must be a date YYYY-MM-DD, got {text!r}") from None

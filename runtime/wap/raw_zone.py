@@ -1,11 +1,16 @@
 """The raw zone as the steps see it: which objects there are, which a run has not consumed
-yet, and which no raw table can read where they are.
+yet, and which no raw table reads where they are.
 
-Both raw tables are partitioned by `dt=YYYY-MM-DD` folders, one flat level each, as Athena
-lists them. Names starting with `.` or `_` are hidden (Athena skips them; the local sink's
-temporary files look like that). Anything else that is not a readable object of a real,
-non-future `dt` folder is *misplaced*: no run reads it, and the audit's `raw_layout` check
-fails until someone moves or removes it, so such data is never skipped in silence.
+Both raw tables are partitioned by `dt=YYYY-MM-DD` folders, one flat level each, as the
+ingestion and Firehose write them. Names starting with `.` or `_` are hidden (Athena skips
+them; the local sink's temporary files look like that). Anything else that is not a readable
+object of a real, non-future `dt` folder is *misplaced*: a folder Athena's partition
+projection never lists, an object outside a `dt` folder, or one nested below a `dt` folder or
+not in the table's format (Athena reads those when it reads the folder whole, the local
+engine does not; either way they are not raw data as ingestion lands it). So is an object a
+run reads no row from (a `dt` outside the projection's range, an empty object). The audit's
+`raw_layout` check fails on every one of them until someone moves or removes it, so such data
+is never skipped in silence.
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ from runtime.wap.engines.base import Engine, StoredObject
 _DT_FOLDER = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
 #: What a readable object's name must end with, per table ("" means any name).
 _NAME_SUFFIX = {RAW_TABLE: ".csv"}
+#: Most objects one run names by `"$path"` (inside partly consumed partitions): about 80
+#: bytes each, so the query stays well within Athena's 262,144-byte query text.
+MAX_NAMED_OBJECTS = 2000
 
 
 @dataclass(frozen=True)
@@ -103,11 +111,28 @@ def unconsumed(listing: RawListing, consumed: dict[str, str]) -> list[RawObject]
     return [each for each in listing.objects if consumed.get(each.key) != each.fingerprint]
 
 
+def within_query_limit(
+    listing: RawListing, objects: list[RawObject]
+) -> tuple[list[RawObject], list[RawObject]]:
+    """The objects one run reads and those it leaves for the next: at most
+    MAX_NAMED_OBJECTS of the ones that must be named by `"$path"` (oldest keys first)."""
+    whole = _whole_partitions(listing, objects)
+    named = sorted(
+        (each for each in objects if (each.table, each.dt) not in whole),
+        key=lambda each: each.key,
+    )
+    deferred = {each.key for each in named[MAX_NAMED_OBJECTS:]}
+    return [each for each in objects if each.key not in deferred], [
+        each for each in objects if each.key in deferred
+    ]
+
+
 def rows_sql(listing: RawListing, objects: list[RawObject]) -> str:
     """A SELECT of the raw rows of exactly `objects`, over every raw table they are in (a
     relation that matches nothing when there are none)."""
+    whole = _whole_partitions(listing, objects)
     selects = [
-        queries.render("raw_source", raw_table=table, raw_filter=_filter(listing, table, objects))
+        queries.render("raw_source", raw_table=table, raw_filter=_filter(table, objects, whole))
         for table in RAW_TABLES
         if any(each.table == table for each in objects)
     ]
@@ -116,7 +141,7 @@ def rows_sql(listing: RawListing, objects: list[RawObject]) -> str:
     return "\nUNION ALL\n".join(selects)
 
 
-def _filter(listing: RawListing, table: str, objects: list[RawObject]) -> str:
+def _filter(table: str, objects: list[RawObject], whole_partitions: set[tuple[str, str]]) -> str:
     """`dt IN (...)` for partitions read whole, `"$path" IN (...)` within the others.
 
     The dt predicate comes first everywhere: Athena's partition projection then lists only
@@ -124,14 +149,7 @@ def _filter(listing: RawListing, table: str, objects: list[RawObject]) -> str:
     and it holds nothing hidden, so a consumed object is never read again.
     """
     wanted = [each for each in objects if each.table == table]
-    wanted_per_dt = Counter(each.dt for each in wanted)
-    listed_per_dt = Counter(each.dt for each in listing.objects if each.table == table)
-    whole = [
-        dt
-        for dt in sorted(wanted_per_dt)
-        if (table, dt) not in listing.partitions_with_hidden
-        and wanted_per_dt[dt] == listed_per_dt[dt]
-    ]
+    whole = sorted({each.dt for each in wanted if (table, each.dt) in whole_partitions})
     partial = [each for each in wanted if each.dt not in whole]
     clauses = []
     if whole:
@@ -141,3 +159,15 @@ def _filter(listing: RawListing, table: str, objects: list[RawObject]) -> str:
         paths = queries.string_list(each.location for each in partial)
         clauses.append(f'(dt IN ({partial_dts}) AND "$path" IN ({paths}))')
     return " OR ".join(clauses) or "false"
+
+
+def _whole_partitions(listing: RawListing, objects: list[RawObject]) -> set[tuple[str, str]]:
+    """The (table, dt) partitions every listed object of which is to be read, hiding nothing:
+    those a query may read whole without reading anything consumed or hidden."""
+    wanted = Counter((each.table, each.dt) for each in objects)
+    listed = Counter((each.table, each.dt) for each in listing.objects)
+    return {
+        partition
+        for partition, count in wanted.items()
+        if count == listed[partition] and partition not in listing.partitions_with_hidden
+    }

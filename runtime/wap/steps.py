@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 from runtime.wap import queries, raw_zone, store
@@ -87,6 +87,23 @@ class StagingResult:
     staged_rows: int
     #: Raw objects no raw table reads where they are (the audit fails on them).
     misplaced_raw: tuple[str, ...]
+    #: Raw objects not consumed yet that this run left for the next (query size limit).
+    raw_objects_deferred: int = 0
+
+
+@dataclass(frozen=True)
+class RawWindow:
+    """What a run's raw objects hold: rows per object location, trade-date span."""
+
+    rows_by_object: dict[str, int] = field(default_factory=dict)
+    first_trade_date: date | None = None
+    last_trade_date: date | None = None
+
+    @property
+    def years(self) -> tuple[int, int] | None:
+        if self.first_trade_date is None or self.last_trade_date is None:
+            return None
+        return (self.first_trade_date.year, self.last_trade_date.year)
 
 
 @dataclass(frozen=True)
@@ -168,7 +185,9 @@ def drop_staging(engine: Engine, config: WapConfig, run_id: str) -> list[str]:
     temporary tables and unreferenced version prefixes a killed run left (`store.sweep`).
 
     Safe when absent. Returns the run ids whose staging was dropped. Workflow runs are
-    sequential (one at a time), so no other run is using an older staging table.
+    sequential (one at a time); a run started by hand while another is between its steps
+    drops that one's staging, which is then refused at publish (it never swaps from a staging
+    that was dropped), and loses nothing.
     """
     run_ids = [run_id]
     root = engine.location(f"{config.staging_prefix}{PROD_TABLE}/")
@@ -211,24 +230,30 @@ def create_staging(
     # Read before anything of production is: publish commits only on this version.
     planned_on = store.table_version(engine, PROD_TABLE)
     listing = raw_zone.list_raw(engine, today or datetime.now(timezone.utc).date())
-    objects = raw_zone.unconsumed(listing, store.consumed_raw(engine))
+    objects, deferred = raw_zone.within_query_limit(
+        listing, raw_zone.unconsumed(listing, store.consumed_raw(engine))
+    )
+    if deferred:
+        logger.warning(
+            "create_staging: %s more raw objects not consumed yet are left for the next run "
+            "(at most %s are named in one query)",
+            len(deferred),
+            raw_zone.MAX_NAMED_OBJECTS,
+        )
     raw_rows = raw_zone.rows_sql(listing, objects)
-    for key in listing.misplaced:
+    window = _raw_window(engine, raw_rows) if objects else RawWindow()
+    # An object that yields no row was not read where it is: as misplaced as a bad folder.
+    misplaced = (
+        *listing.misplaced,
+        *(each.key for each in objects if each.location not in window.rows_by_object),
+    )
+    for key in misplaced:
         logger.warning("create_staging: %s is misplaced, no raw table reads it (raw_layout)", key)
-    # Published closes are needed only back to the window's oldest trade date; before the
-    # first publish there are none, and the raw rows are not read twice (unless the engine
-    # must know their years to split the staging write).
+    # Published closes are needed only back to the window's oldest trade date.
     lookback = date(9999, 12, 31)
-    years: tuple[int, int] | None = None
     published = engine.table_exists(PROD_TABLE)
-    if objects and (published or engine.MAX_PARTITIONS_PER_WRITE):
-        window = engine.fetchall(
-            queries.render("raw_window", raw_rows=raw_rows), name="raw_window"
-        ).records()[0]
-        if window["first_trade_date"] is not None:
-            if published:
-                lookback = window["first_trade_date"] - PREVIOUS_CLOSE_LOOKBACK
-            years = (int(window["first_year"]), int(window["last_year"]))
+    if published and window.first_trade_date is not None:
+        lookback = window.first_trade_date - PREVIOUS_CLOSE_LOOKBACK
     select_sql = queries.render(
         "staging",
         raw_rows=raw_rows,
@@ -237,7 +262,7 @@ def create_staging(
         lookback_date=lookback.isoformat(),
         run_id=run_id,
     )
-    _write_staging(engine, config, run_id, select_sql, years)
+    _write_staging(engine, config, run_id, select_sql, window.years)
     summary = _staging_summary(engine, table)
     # Counted only when staging is empty: that is when the audit needs it.
     unpublished = summary.staged_rows
@@ -252,7 +277,7 @@ def create_staging(
     engine.set_table_properties(
         table,
         {
-            MISPLACED_RAW_PROPERTY: json.dumps(list(listing.misplaced)),
+            MISPLACED_RAW_PROPERTY: json.dumps(list(misplaced)),
             UNPUBLISHED_RAW_KEYS_PROPERTY: str(unpublished),
             PLANNED_VERSION_PROPERTY: planned_on,
         },
@@ -263,7 +288,8 @@ def create_staging(
         raw_objects=len(objects),
         raw_partitions=tuple(sorted({each.dt for each in objects})),
         staged_rows=summary.staged_rows,
-        misplaced_raw=listing.misplaced,
+        misplaced_raw=misplaced,
+        raw_objects_deferred=len(deferred),
     )
     logger.info(
         "create_staging: %s rows staged in %s from %s raw objects not consumed before (dt %s)",
@@ -273,6 +299,19 @@ def create_staging(
         ", ".join(result.raw_partitions) or "none",
     )
     return result
+
+
+def _raw_window(engine: Engine, raw_rows: str) -> RawWindow:
+    rows = engine.fetchall(
+        queries.render("raw_window", raw_rows=raw_rows), name="raw_window"
+    ).records()
+    firsts = [row["first_trade_date"] for row in rows if row["first_trade_date"] is not None]
+    lasts = [row["last_trade_date"] for row in rows if row["last_trade_date"] is not None]
+    return RawWindow(
+        rows_by_object={row["source_object"]: int(row["raw_rows"]) for row in rows},
+        first_trade_date=min(firsts, default=None),
+        last_trade_date=max(lasts, default=None),
+    )
 
 
 def _write_staging(
@@ -414,6 +453,7 @@ def publish(
     lock = store.TableLock(
         PROD_TABLE,
         staging_properties.get(PLANNED_VERSION_PROPERTY, store.table_version(engine, PROD_TABLE)),
+        requires=(table,),
     )
     try:
         store.check_lock(engine, lock)
@@ -512,12 +552,13 @@ def _already_published(engine: Engine, run_id: str) -> PublishResult:
 
 
 def _stale(engine: Engine, run_id: str, conflict: ConcurrentWriteError) -> WapError:
-    other = store.published_run(engine) or "another run"
+    other = store.published_run(engine)
+    who = f"run {other}" if other else "another run"
     return WapError(
-        f"publish of run {run_id} refused: run {other} published {PROD_TABLE} after this "
-        f"run's staging read it ({conflict}); nothing of run {run_id} is published, and "
-        f"run {other}'s rows and records are kept: start a new run (drop_staging, "
-        "create_staging, audit, publish) for whatever is still unpublished"
+        f"publish of run {run_id} refused: {who} published {PROD_TABLE} after this run's "
+        f"staging read it ({conflict}); nothing of run {run_id} is published, and {who}'s "
+        "rows and records are kept: start a new run (drop_staging, create_staging, audit, "
+        "publish) for whatever is still unpublished"
     )
 
 
@@ -535,7 +576,9 @@ def _lost_race(
     undone = store.undo_swap(engine, lock)
     logger.warning("publish: run %s lost the race; put back partitions %s", run_id, undone)
     if engine.table_exists(PROD_TABLE):
-        refresh_summary(engine, config, run_id, moment)
+        # A version of its own: the one this publish's refresh wrote is taken.
+        later = max(_utc(None), moment + timedelta(microseconds=1))
+        refresh_summary(engine, config, run_id, later)
     if store.published_run(engine) == run_id:
         return _already_published(engine, run_id)
     if engine.table_exists(REPLACED_TABLE):
@@ -565,7 +608,12 @@ def _keep_replaced_rows(
 def refresh_summary(engine: Engine, config: WapConfig, run_id: str, moment: datetime) -> list[int]:
     """Rewrite the symbol_summary years whose daily_prices partition changed since they were
     summarised (after a crash between the two swaps too); returns those years."""
-    current = engine.partitions(PROD_TABLE)
+    # Relative to the data root, so a lake moved to another directory is not all stale.
+    root = engine.location("")
+    current = {
+        year: location[len(root) :] if location.startswith(root) else location
+        for year, location in engine.partitions(PROD_TABLE).items()
+    }
     sources: dict[str, str] = {}
     if engine.table_exists(SUMMARY_TABLE):
         sources = json.loads(

@@ -58,12 +58,15 @@ class TableLock:
     """One publish's optimistic hold on a table.
 
     `version`: the table version the publish was planned on ("" while the table does not
-    exist). `swapped`: partition value -> (location before the swap or None when the swap
-    created it, location after), so a publish that loses the race can undo its own swap.
+    exist). `requires`: tables the publish reads from that must still exist when it swaps
+    (its staging: another run's drop_staging dropping it meanwhile may have cut the data
+    copied from it short). `swapped`: partition value -> (location before the swap or None
+    when the swap created it, location after), so a publish that loses the race can undo it.
     """
 
     table: str
     version: str
+    requires: tuple[str, ...] = ()
     swapped: dict[str, tuple[str | None, str]] = field(default_factory=dict)
 
 
@@ -73,7 +76,15 @@ def table_version(engine: Engine, table: str) -> str:
 
 
 def check_lock(engine: Engine, lock: TableLock) -> None:
-    """ConcurrentWriteError unless the table is still at the lock's version."""
+    """ConcurrentWriteError unless the table is still at the lock's version (StoreError when
+    a table the lock requires is gone)."""
+    for required in lock.requires:
+        if not engine.table_exists(required):
+            raise StoreError(
+                f"{required} was dropped while a publish from it was running (by another "
+                f"run's drop_staging?): nothing of it was swapped into {lock.table}; "
+                "run the whole run again"
+            )
     current = table_version(engine, lock.table)
     if current != lock.version:
         raise ConcurrentWriteError(
@@ -85,16 +96,30 @@ def check_lock(engine: Engine, lock: TableLock) -> None:
 def undo_swap(engine: Engine, lock: TableLock) -> list[str]:
     """Put back every partition the lock's swap changed that still shows the swap's location
     (a partition another writer repointed since stays as that writer left it). Returns the
-    partition values put back."""
+    partition values put back.
+
+    A partition whose previous data the other writer's pruning deleted meanwhile keeps the
+    swap's location: that data is the previous rows merged with this run's, which a later
+    run publishes again anyway (this run recorded nothing), so no row is lost.
+    """
     current = engine.partitions(lock.table) if engine.table_exists(lock.table) else {}
     ours = sorted(value for value, (_, new) in lock.swapped.items() if current.get(value) == new)
-    restore = {value: lock.swapped[value][0] for value in ours if lock.swapped[value][0]}
-    created = [value for value in ours if lock.swapped[value][0] is None]
+    restore: dict[str, str] = {}
+    created: list[str] = []
+    for value in ours:
+        previous = lock.swapped[value][0]
+        if previous is None:
+            created.append(value)
+        elif engine.list_objects(previous):
+            restore[value] = previous
+        else:
+            kept = lock.swapped[value][1]
+            logger.warning("%s %s keeps %s: %s is gone", lock.table, value, kept, previous)
     if restore:
-        engine.replace_partitions(lock.table, restore)  # type: ignore[arg-type]
+        engine.replace_partitions(lock.table, restore)
     if created:
         engine.drop_partitions(lock.table, created)
-    return ours
+    return [*sorted(restore), *created]
 
 
 # -- partitions --------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from typing import Any
 
 import pulumi
 import pytest
+from moto.server import ThreadedMotoServer
 
 from components.plan import SECRET_SIG, SIG_KEY, Registered, StackMocks, configure, run_program
 
@@ -90,3 +91,31 @@ def stack_graph(pulumi_mocks: StackMocks) -> Iterator[Callable[..., Graph]]:
 
     yield run
     configure("dev", {}, [])
+
+
+_graphs: dict[tuple, Graph] = {}
+
+
+@pytest.fixture
+def cached_graph(stack_graph) -> Callable[..., Graph]:
+    """`stack_graph`, built once per process for each stack and overrides (a graph is data)."""
+
+    def get(stack: str = "dev", **overrides: str) -> Graph:
+        key = (stack, tuple(sorted(overrides.items())))
+        if key not in _graphs:
+            _graphs[key] = stack_graph(stack, **overrides)
+        return _graphs[key]
+
+    return get
+
+
+@pytest.fixture
+def moto_server() -> Iterator[str]:
+    """moto's server on a free local port, for code that runs in another process."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()

@@ -21,13 +21,11 @@ import json
 import re
 import subprocess
 import zipfile
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path, PurePosixPath
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from components.artifacts import (
     LAMBDA_REQUIREMENTS,
@@ -68,17 +66,6 @@ def names(entries: list[zipfile.ZipInfo]) -> list[str]:
 @pytest.fixture
 def layer_dir(tmp_path: Path) -> Path:
     return provided_dir(tmp_path / "layer")
-
-
-@pytest.fixture
-def moto_server() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 def run_from_artifact(

@@ -12,30 +12,20 @@ import pytest
 from parliament import analyze_policy_string
 
 from components.config import StackConfigError
-from tests.components.conftest import TEST_API_KEY, Graph, plain
+from tests.components.conftest import TEST_API_KEY, plain
 
 FUNCTION = "aws:lambda/function:Function"
 BUCKET = "aws:s3/bucket:Bucket"
 PROVIDER = "pulumi:providers:aws"
 
 
-@pytest.fixture(scope="module")
-def graphs() -> dict[str, Graph]:
-    """Each stack's graph, built once for this module (the program takes ~0.3 s a run)."""
-    return {}
-
-
 @pytest.fixture
-def graph_of(stack_graph, graphs):
-    def get(stack: str) -> Graph:
-        if stack not in graphs:
-            graphs[stack] = stack_graph(stack)
-        return graphs[stack]
-
-    return get
+def graph_of(cached_graph):
+    """Each stack's graph, built once (the program takes ~0.3 s a run)."""
+    return cached_graph
 
 
-def test_dev_builds_the_lake_alerting_and_ingestion_from_its_yaml(graph_of):
+def test_dev_builds_the_lake_alerting_ingestion_and_workflow_from_its_yaml(graph_of):
     graph = graph_of("dev")
 
     components = {r.type: r.name for r in graph.resources if r.type.startswith("stockpipe:")}
@@ -46,6 +36,7 @@ def test_dev_builds_the_lake_alerting_and_ingestion_from_its_yaml(graph_of):
         "stockpipe:index:DataLake": "stockpipe-dev-lake",
         "stockpipe:index:Alerting": "stockpipe-dev-alerts",
         "stockpipe:index:IngestionComponent": "stockpipe-dev-ingest",
+        "stockpipe:index:WapWorkflowComponent": "stockpipe-dev-wap",
     }
     assert function["timeout"] == 300
     assert function["environment"]["variables"]["SYMBOLS"] == (
@@ -53,7 +44,7 @@ def test_dev_builds_the_lake_alerting_and_ingestion_from_its_yaml(graph_of):
     )
     assert function["environment"]["variables"]["DATA_BUCKET"] == bucket.outputs["bucket"]
     assert function["environment"]["variables"]["POWERTOOLS_METRICS_NAMESPACE"] == "stockpipe/dev"
-    assert graph.inputs("aws:cloudwatch/logGroup:LogGroup", "logs")["retentionInDays"] == 14
+    assert graph.inputs("aws:cloudwatch/logGroup:LogGroup", "ingest-logs")["retentionInDays"] == 14
     assert (bucket.protect, bucket.inputs["forceDestroy"]) == (False, True)
     assert graph.of_type("aws:sns/topicSubscription:TopicSubscription") == []
 
@@ -66,6 +57,12 @@ def test_dev_exports_what_an_operator_needs(graph_of):
         "function_name": graph.one(FUNCTION).outputs["name"],
         "schedule": graph.one("aws:scheduler/schedule:Schedule").outputs["name"],
         "alert_topic_arn": graph.one("aws:sns/topic:Topic").outputs["arn"],
+        "workflow_name": graph.one("aws:glue/workflow:Workflow").outputs["name"],
+        "database": "stockpipe_dev",
+        "etl_workgroup": graph.one("aws:athena/workgroup:Workgroup", "etl").outputs["name"],
+        "analytics_workgroup": (
+            graph.one("aws:athena/workgroup:Workgroup", "analytics").outputs["name"]
+        ),
     }
 
 
@@ -82,7 +79,7 @@ def test_prod_protects_its_data_and_runs_on_new_york_time(graph_of):
     )
     assert schedule["scheduleExpression"] == "cron(0 18 ? * MON-FRI *)"
     assert schedule["scheduleExpressionTimezone"] == "America/New_York"
-    assert graph.inputs("aws:cloudwatch/logGroup:LogGroup", "logs")["retentionInDays"] == 90
+    assert graph.inputs("aws:cloudwatch/logGroup:LogGroup", "ingest-logs")["retentionInDays"] == 90
     assert graph.inputs(FUNCTION)["environment"]["variables"]["SYMBOLS"].split(",") == [
         "AMD", "NVDA", "INTC", "MU", "QCOM", "TXN", "AMAT", "AVGO", "LSCC", "KLAC",
     ]  # fmt: skip
@@ -147,6 +144,12 @@ def test_every_policy_document_passes_parliament_and_grants_no_wildcard_action(s
         "stockpipe-dev-ingest-function-policy.policy",
         "stockpipe-dev-ingest-schedule-role.assumeRolePolicy",
         "stockpipe-dev-ingest-schedule-policy.policy",
+        "stockpipe-dev-wap-crawler-role.assumeRolePolicy",
+        "stockpipe-dev-wap-crawler-policy.policy",
+        "stockpipe-dev-wap-job-role.assumeRolePolicy",
+        "stockpipe-dev-wap-job-policy.policy",
+        "stockpipe-dev-wap-start-role.assumeRolePolicy",
+        "stockpipe-dev-wap-start-policy.policy",
     }
     if sink == "firehose":
         expected |= {
@@ -188,7 +191,10 @@ def test_each_service_principal_has_its_own_role(stack_graph):
     ]
 
     assert sorted(principals) == [
+        "events.amazonaws.com",  # starts the workflow
         "firehose.amazonaws.com",
+        "glue.amazonaws.com",  # the crawler
+        "glue.amazonaws.com",  # the jobs: a role apart, so neither gets the other's grants
         "lambda.amazonaws.com",
         "scheduler.amazonaws.com",
     ]

@@ -9,7 +9,8 @@ it checks are the ones the code makes today, not a list someone keeps by hand. A
 of `runtime/` is on the stack (the tests' own fixtures set up moto with plain boto3 calls,
 which are not the job's). At the end of the session the file gets one JSON object per
 call: service, operation, parameters (JSON-able values only), the runtime frame that made
-it and the test it ran in.
+it and the test it ran in. A call made inside another call (a test double's own writes
+from a botocore hook) is not the code's and is left out.
 """
 
 from __future__ import annotations
@@ -30,13 +31,20 @@ _current_test = ""
 
 
 def _runtime_caller() -> str | None:
+    """The runtime frame that made this call, or None for a test's own call or for a call
+    made inside another API call (a test double answering the engine through a botocore
+    hook does its own S3 writes: those are the double's, not the job's)."""
     frame = sys._getframe(2)
+    caller = None
+    api_calls = 0
     while frame is not None:
-        filename = frame.f_code.co_filename
-        if filename.startswith(RUNTIME_DIR):
-            return f"{filename[len(RUNTIME_DIR) :]}:{frame.f_code.co_name}"
+        code = frame.f_code
+        if code.co_name == "_make_api_call" and code.co_filename.endswith("botocore/client.py"):
+            api_calls += 1
+        if caller is None and code.co_filename.startswith(RUNTIME_DIR):
+            caller = f"{code.co_filename[len(RUNTIME_DIR) :]}:{code.co_name}"
         frame = frame.f_back
-    return None
+    return caller if api_calls == 1 else None
 
 
 def _jsonable(value: Any) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 
-from components import artifacts, config, ingestion, storage
+from components import artifacts, config, ingestion, storage, wap_workflow
 from components.plan import PROJECT_ROOT
 from runtime.ingest import alphavantage, run, settings
 from runtime.ingest.alphavantage import RetryPolicy
@@ -46,3 +46,17 @@ def test_the_function_runtime_is_the_one_the_artifact_is_built_for():
     assert platform.endswith("aarch64")
     assert ingestion.ARCHITECTURE == "arm64"
     assert f"{artifacts.HANDLER_MODULE}.handler" == ingestion.HANDLER
+
+
+def test_the_workflows_tables_steps_and_metrics_are_the_jobs():
+    from runtime import schema
+    from runtime.wap import config as wap_config
+    from runtime.wap import job, metrics
+
+    assert wap_workflow.RAW_COLUMNS == schema.RAW_COLUMNS
+    assert (wap_workflow.RAW_TABLE, wap_workflow.RAW_FIREHOSE_TABLE) == wap_config.RAW_TABLES
+    assert wap_workflow.STEPS == job.STEPS
+    assert wap_workflow.AGE_METRIC == metrics.AGE_METRIC
+    assert artifacts.JOB_SCRIPT.relative_to(PROJECT_ROOT).as_posix() == (
+        artifacts.JOB_MODULE.replace(".", "/") + ".py"
+    )

@@ -48,6 +48,7 @@ JUSTIFIED = {
     "logs:CreateLogStream": "the Lambda runtime writes the function's output to its log group",
     "logs:PutLogEvents": "the Lambda runtime writes the function's output to its log group",
     "sqs:SendMessage": "Lambda sends a failed asynchronous run to the on-failure destination",
+    "events:PutEvents": "Lambda sends a successful run's record to the on-success destination",
 }
 
 

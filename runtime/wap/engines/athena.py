@@ -2,7 +2,8 @@
 
 Runs on Glue Python shell (Python 3.9, boto3 only). Everything AWS-specific the
 write-audit-publish steps need stays here: CTAS properties, query polling, result paging and
-typing, Glue catalog calls and the partition swap that makes publishing atomic.
+typing, retries of what is safe to repeat, Glue catalog calls, the partition swap (atomic per
+partition) and the table versions that keep publishes from overwriting each other.
 """
 
 from __future__ import annotations

@@ -3,17 +3,19 @@
 The lake directory mirrors the S3 layout (`raw/dt=YYYY-MM-DD/*.csv`,
 `raw_firehose/dt=YYYY-MM-DD/*`, `prod/...`, `staging/...`); `{lake}/_catalog.json` mirrors
 Glue (tables, columns, partitions with their locations and files, properties). The catalog
-is rewritten whole with os.replace, so a partition swap is atomic like Glue's. Every catalog
+is rewritten whole with os.replace, so a swap of any number of partitions is atomic (Glue's
+is atomic per partition only), and each table's version is a counter in it. Every catalog
 table is a view, and so are the two raw tables (read straight from their files with hive
 partitioning, with Athena's `"$path"` column), so any caller can run Athena-dialect SELECTs
 over the lake with `fetchall`.
 
-Local only: no httpfs, no network. Not for two writers at once (like one Glue workflow run
-at a time).
+Local only: no httpfs, no network. The catalog's reading, writing, kept generations and the
+lake's one-writer lock live in `local_catalog`.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -29,6 +31,7 @@ from sqlglot import exp
 from runtime.files import write_text_atomically
 from runtime.schema import RAW_COLUMNS
 from runtime.wap.config import RAW_FIREHOSE_TABLE, RAW_TABLE
+from runtime.wap.engines import local_catalog
 from runtime.wap.engines.base import (
     ConcurrentWriteError,
     Engine,
@@ -37,7 +40,6 @@ from runtime.wap.engines.base import (
     StoredObject,
 )
 
-CATALOG_FILE = "_catalog.json"
 #: Athena's pseudo-column naming the object a row was read from.
 PATH_COLUMN = "$path"
 
@@ -109,17 +111,15 @@ class DuckDBEngine(Engine):
         self._record_scans(name)
         return QueryResult(columns=columns, rows=rows)
 
-    def _compile(self, sql: str, name: str) -> tuple[str, set[str]]:
+    def _compile(self, sql: str, name: str) -> tuple[str, frozenset[str]]:
         """Transpile Athena SQL to DuckDB and list the tables it names."""
         try:
-            statements = [s for s in sqlglot.parse(sql, read="athena") if s is not None]
+            count, rendered, tables = _transpile(sql, self.DIALECT)
         except sqlglot.errors.SqlglotError as error:
             raise EngineError(f"{name}: not valid Athena SQL: {error}") from error
-        if len(statements) != 1:
-            raise EngineError(f"{name}: expected one SQL statement, got {len(statements)}")
-        tree = statements[0]
-        tables = {table.name.lower() for table in tree.find_all(exp.Table) if table.name}
-        return tree.sql(dialect=self.DIALECT), tables
+        if count != 1:
+            raise EngineError(f"{name}: expected one SQL statement, got {count}")
+        return rendered, tables
 
     def _run(self, rendered: str, name: str) -> Any:
         try:
@@ -162,7 +162,7 @@ class DuckDBEngine(Engine):
 
     # -- views over the lake -------------------------------------------------------------
 
-    def _prepare_views(self, tables: set[str], name: str) -> None:
+    def _prepare_views(self, tables: frozenset[str], name: str) -> None:
         catalog = self._catalog()["tables"]
         for table in sorted(tables):
             if table == RAW_TABLE:
@@ -219,7 +219,10 @@ class DuckDBEngine(Engine):
         columns = [tuple(column) for column in entry["columns"]]
         partition_column = entry["partitioned_by"]
         if partition_column:
-            files = [f for part in entry["partitions"].values() for f in part["files"]]
+            # DuckDB binds the schema from the first file it is given: the newest partition
+            # first, the one a daily run reads anyway, so old years' files stay unopened.
+            partitions = sorted(entry["partitions"].items(), reverse=True)
+            files = [f for _, part in partitions for f in part["files"]]
         else:
             files = entry["files"]
         if not files:
@@ -435,6 +438,8 @@ class DuckDBEngine(Engine):
         path = self._local_path(location)
         if path == self.lake_dir:
             raise EngineError(f"refusing to delete the whole lake at {location}")
+        if path.is_dir() and local_catalog.protects(self.lake_dir, self._relative(path)):
+            return  # a kept catalog generation still points here: restorable until it goes
         if path.is_dir():
             shutil.rmtree(path)
 
@@ -448,30 +453,23 @@ class DuckDBEngine(Engine):
 
     @property
     def catalog_path(self) -> Path:
-        return self.lake_dir / CATALOG_FILE
+        return local_catalog.catalog_path(self.lake_dir)
 
     def _catalog(self) -> dict:
-        try:
-            stat = self.catalog_path.stat()
-        except FileNotFoundError:
-            return {"tables": {}}
-        key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        """The catalog as on disk (see local_catalog: a lost or damaged one is an error)."""
+        key = local_catalog.catalog_key(self.lake_dir)
         if self._catalog_cache is None or self._catalog_cache[0] != key:
-            try:
-                data = json.loads(self.catalog_path.read_text(encoding="utf-8"))
-            except ValueError as error:
-                raise EngineError(
-                    f"local catalog {self.catalog_path} is corrupt: {error}"
-                ) from None
-            self._catalog_cache = (key, data)
+            self._catalog_cache = (key, local_catalog.read_catalog(self.lake_dir))
         return self._catalog_cache[1]
 
     def _update_catalog(self, change: Callable[[dict], None]) -> None:
-        """Apply `change` to a fresh copy of the catalog and replace the file atomically."""
-        catalog = json.loads(json.dumps(self._catalog()))
-        change(catalog)
-        write_text_atomically(self.catalog_path, json.dumps(catalog, indent=1, sort_keys=True))
-        self._catalog_cache = None
+        """Apply `change` to a fresh copy of the catalog and replace the file atomically,
+        holding the lake's writer lock (so no other process's update is lost)."""
+        with local_catalog.writer_lock(self.lake_dir):
+            catalog = json.loads(json.dumps(self._catalog()))
+            change(catalog)
+            local_catalog.write_catalog(self.lake_dir, catalog)
+            self._catalog_cache = None
 
     def _entry(self, table: str) -> dict:
         entry = self._catalog()["tables"].get(table)
@@ -508,6 +506,18 @@ def _new_entry(location: str, columns: list, partitioned_by: str | None) -> dict
         "properties": {},
         "version": 0,
     }
+
+
+@functools.lru_cache(maxsize=512)
+def _transpile(sql: str, dialect: str) -> tuple[int, str, frozenset[str]]:
+    """(statement count, the one statement in `dialect`, the tables it names); memoised, as
+    the steps send the same statements again (every rerun, every test of a scenario)."""
+    statements = [each for each in sqlglot.parse(sql, read="athena") if each is not None]
+    if len(statements) != 1:
+        return len(statements), "", frozenset()
+    tree = statements[0]
+    tables = frozenset(table.name.lower() for table in tree.find_all(exp.Table) if table.name)
+    return 1, tree.sql(dialect=dialect), tables
 
 
 def _literal(text: str) -> str:

@@ -147,7 +147,10 @@ class FakeAws:
             client = self._session.client(service)
             events = client.meta.events
             events.register(f"before-parameter-build.{service}", self._record)
+            # One handler per stage, in this order (botocore calls handlers of a more
+            # specific event name first, whatever their registration order).
             events.register(f"before-call.{service}", self._run_before)
+            events.register(f"before-call.{service}", self._check_table_version)
             events.register(f"before-call.{service}", self._maybe_refuse)
             events.register(f"after-call.{service}", self._maybe_report_entry_errors)
             if service == "athena":
@@ -156,7 +159,6 @@ class FakeAws:
                 events.register("after-call.athena.GetQueryResults", self._page_results)
             if service == "glue":
                 events.register("after-call.glue.GetPartitions", self._page_partitions)
-                events.register("before-call.glue.UpdateTable", self._check_table_version)
             self._clients[service] = client
         return self._clients[service]
 
@@ -331,10 +333,12 @@ class FakeAws:
         for action in self._before.get(model.name, []):
             action(context.get("fake_aws_params", {}))
 
-    def _check_table_version(self, context: dict, **_: Any) -> tuple[AWSResponse, dict] | None:
+    def _check_table_version(
+        self, model: Any, context: dict, **_: Any
+    ) -> tuple[AWSResponse, dict] | None:
         params = context.get("fake_aws_params", {})
         expected = params.get("VersionId")
-        if expected is None:
+        if model.name != "UpdateTable" or expected is None:
             return None
         name = params["TableInput"]["Name"]
         current = self.glue.get_table(DatabaseName=params["DatabaseName"], Name=name)["Table"]

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from urllib.parse import unquote
 
 import pytest
-from moto import mock_aws
 
 from runtime.schema import RAW_COLUMNS
-from runtime.wap import raw_zone, store
+from runtime.wap import job, raw_zone, store
 from runtime.wap.config import WapConfig
 from runtime.wap.engines import EngineError, create_engine
 from runtime.wap.engines.athena import AthenaEngine
@@ -23,17 +21,6 @@ from tests.runtime.wap.fake_aws import DATA_BUCKET, DATABASE, WORKGROUP, FakeAws
 pytestmark = pytest.mark.aws
 
 PROD = f"s3://{DATA_BUCKET}/prod/daily_prices/"
-
-
-@pytest.fixture
-def aws(aws_credentials: None) -> Iterator[FakeAws]:
-    with mock_aws():
-        yield FakeAws()
-
-
-@pytest.fixture
-def engine(aws: FakeAws) -> AthenaEngine:
-    return aws.engine()
 
 
 def version(name: str, year: str) -> str:
@@ -392,6 +379,40 @@ def test_replace_partitions_creates_new_and_repoints_existing(
     assert new_storage == {**table_storage, "Location": version("2", "2024")}
 
 
+def test_during_a_swap_readers_see_each_partition_old_or_new_never_missing(
+    aws: FakeAws, engine: AthenaEngine
+) -> None:
+    old = {str(year): version("1", str(year)) for year in range(1875, 2025)}
+    aws.create_table("daily_prices", PROD, partitions=old)
+    new = {str(year): version("2", str(year)) for year in range(1875, 2100)}
+    seen: list[dict[str, str]] = []
+
+    def reader(_: dict) -> None:
+        seen.append(
+            {value: sd["Location"] for value, sd in aws.glue_partitions("daily_prices").items()}
+        )
+
+    for operation in ("BatchCreatePartition", "BatchUpdatePartition"):
+        aws.before(operation, reader)
+
+    engine.replace_partitions("daily_prices", new)
+    reader({})
+
+    assert len(seen) == 4  # before 1 create batch and 2 update batches, and after
+    for snapshot in seen:
+        assert set(old) <= set(snapshot)
+        assert all(location in (old.get(value), new[value]) for value, location in snapshot.items())
+    # Not all at once: Glue shows some years new and others old while the swap runs.
+    mixed = [
+        snapshot
+        for snapshot in seen
+        if any(old.get(value) == location for value, location in snapshot.items())
+        and any(new[value] == location for value, location in snapshot.items())
+    ]
+    assert mixed
+    assert seen[-1] == new
+
+
 def swap_fails_in_a_later_update_batch(aws: FakeAws) -> None:
     aws.refuse("BatchUpdatePartition", "InternalServiceException", "try later", skip=1)
 
@@ -477,6 +498,61 @@ def test_properties_of_a_missing_table_are_an_error(engine: AthenaEngine) -> Non
         engine.table_properties("daily_prices")
     with pytest.raises(EngineError, match=r"stockpipe_test\.daily_prices does not exist"):
         engine.set_table_properties("daily_prices", {"stockpipe.watermark_dt": "2024-06-07"})
+
+
+# -- the workgroup ------------------------------------------------------------------------
+
+
+def test_an_etl_workgroup_with_a_result_location_is_ready(engine: AthenaEngine) -> None:
+    engine.check_ready()
+
+
+@pytest.mark.parametrize(
+    ("enforce", "results", "complaint"),
+    [
+        (True, True, "enforces its configuration (EnforceWorkGroupConfiguration = true"),
+        (False, False, "has no query result location (ResultConfiguration.OutputLocation)"),
+    ],
+)
+def test_a_workgroup_the_job_cannot_write_in_is_refused_before_any_work(
+    aws: FakeAws, capsys: pytest.CaptureFixture[str], enforce: bool, results: bool, complaint: str
+) -> None:
+    aws.create_workgroup("analysts", enforce=enforce, results=results)
+    argv = [
+        "--step", "create_staging", "--engine", "athena", "--database", DATABASE,
+        "--workgroup", "analysts", "--data-bucket", DATA_BUCKET, "--run-id", "r1",
+    ]  # fmt: skip
+
+    status = job.main(argv, client_factory=aws.client)
+
+    error = capsys.readouterr().err.strip()
+    assert status == 1
+    assert error.startswith("stockpipe wap create_staging failed: Athena workgroup analysts ")
+    assert complaint in error
+    assert [call.operation for call in aws.calls] == ["GetWorkGroup"]
+
+
+def test_the_enforcing_workgroup_message_says_the_fix(aws: FakeAws) -> None:
+    aws.create_workgroup("analysts", enforce=True)
+
+    with pytest.raises(EngineError) as raised:
+        aws.engine(workgroup="analysts").check_ready()
+
+    assert "run the job in an ETL workgroup that does not enforce its configuration" in str(
+        raised.value
+    )
+
+
+def test_a_ctas_naming_its_location_fails_in_an_enforcing_workgroup_as_in_athena(
+    aws: FakeAws,
+) -> None:
+    aws.create_workgroup("analysts", enforce=True)
+    engine = aws.engine(workgroup="analysts")
+
+    with pytest.raises(EngineError, match="INVALID_TABLE_PROPERTY: external_location cannot"):
+        engine.ctas("t", "SELECT 1 AS x", engine.location("staging/t/"), name="create_staging")
+
+    assert len(aws.sql_calls()) == 1
 
 
 # -- storage --------------------------------------------------------------------------------

@@ -142,7 +142,7 @@ def test_a_swap_that_cannot_write_the_catalog_changes_nothing(
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", replace_fails)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(EngineError, match="disk full"):
         duck.replace_partitions("t", duck.partitions("t2"))
 
     assert duck.catalog_path.read_bytes() == before

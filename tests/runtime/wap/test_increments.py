@@ -10,7 +10,7 @@ from datetime import date, datetime
 import pytest
 
 from runtime.ingest.bars import bar_record, bars_to_csv
-from runtime.wap import steps
+from runtime.wap import raw_zone, steps
 from runtime.wap.config import WapConfig
 from runtime.wap.engines.duckdb_engine import DuckDBEngine
 from tests.runtime.wap.builders import (
@@ -266,3 +266,51 @@ def test_two_landings_in_the_same_second_the_later_object_wins(
     steps.run_all(duck, wap_config, "monday", as_of=MON)
 
     assert closes(duck, "AMD")[MON][0] == 101.0
+
+
+def test_a_raw_object_that_yields_no_row_fails_the_audit_and_is_never_consumed(
+    raw_lake: RawLake, duck: DuckDBEngine, wap_config: WapConfig
+) -> None:
+    raw_lake.write(MON, [bar("AMD", MON, "100.0000")])
+    empty = raw_lake.write_text(
+        MON, "NVDA", "symbol,trade_date,open,high,low,close,volume,ingested_at\n"
+    )
+
+    blocked = steps.run_all(duck, wap_config, "monday", as_of=MON)
+
+    key = empty.relative_to(raw_lake.root).as_posix()
+    assert blocked.audit.result("raw_layout").sample_keys == (key,)
+    assert blocked.publish is None
+    empty.unlink()
+    assert publish_of(steps.run_all(duck, wap_config, "fixed", as_of=MON)).rows_added == 1
+
+
+def test_objects_beyond_one_querys_limit_are_left_for_the_next_run(
+    raw_lake: RawLake, duck: DuckDBEngine, wap_config: WapConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(raw_zone, "MAX_NAMED_OBJECTS", 2)
+    raw_lake.write(MON, [bar("AMD", MON, "100.0000")], at="2024-06-03T21:00:00Z")
+    steps.run_all(duck, wap_config, "first", as_of=MON)
+    # Three late landings in the partly consumed partition: each must be named by "$path".
+    for n, symbol in enumerate(("NVDA", "INTC", "MU")):
+        raw_lake.write(MON, [bar(symbol, MON, "50.0000")], at=f"2024-06-03T22:0{n}:00Z")
+
+    second = steps.run_all(duck, wap_config, "second", as_of=MON)
+    third = steps.run_all(duck, wap_config, "third", as_of=MON)
+
+    assert (second.staging.raw_objects, second.staging.raw_objects_deferred) == (2, 1)
+    assert (third.staging.raw_objects, third.staging.raw_objects_deferred) == (1, 0)
+    assert sorted(symbol for symbol, _ in production(duck)) == ["AMD", "INTC", "MU", "NVDA"]
+
+
+def test_a_lake_moved_elsewhere_keeps_its_summary(
+    raw_lake: RawLake, wap_config: WapConfig, tmp_path
+) -> None:
+    raw_lake.write(MON, [bar("AMD", MON, "100.0000")])
+    steps.run_all(DuckDBEngine(raw_lake.root), wap_config, "monday", as_of=MON)
+    moved = tmp_path / "moved"
+    shutil.copytree(raw_lake.root, moved)
+    # The catalog names files relative to the lake, so the copy is a whole lake.
+    engine = DuckDBEngine(moved)
+
+    assert steps.refresh_summary(engine, wap_config, "again", evening(MON)) == []

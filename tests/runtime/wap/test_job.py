@@ -183,3 +183,19 @@ def test_the_glue_path_imports_neither_duckdb_nor_sqlglot() -> None:
         [sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("value", ["20240607", "2024-6-7", "2024-06-31"])
+def test_an_as_of_that_is_not_yyyy_mm_dd_is_refused_in_one_line(
+    raw_lake: RawLake, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    status = job.main(
+        ["--step", "audit", "--engine", "duckdb", "--lake-dir", str(raw_lake.root),
+         "--run-id", "r", "--as-of", value],
+        now=NOW,
+    )  # fmt: skip
+
+    assert status == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"stockpipe wap audit failed: --as-of must be a date YYYY-MM-DD, got {value!r}"
+    ]

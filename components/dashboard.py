@@ -1,0 +1,264 @@
+"""DashboardComponent: Grafana with the Athena data source and the stock dashboard, as code.
+
+Three modes (`stockpipe:grafana`, components/grafana_config.py):
+- `none`: nothing;
+- `managed`: an Amazon Managed Grafana workspace with a least-privilege role (the
+  analytics workgroup, the lake database's published tables, their objects under the
+  production prefix, the workgroup's results prefix), an Admin service account whose token
+  is replaced before its 30-day expiry, and the Athena plugin installed through the Grafana
+  API (components/grafana_plugin.py);
+- `external`: an existing Grafana reached with the configured token.
+
+In both Grafana modes an explicit `pulumiverse_grafana` provider creates the Athena data
+source, a folder and the dashboard generated from runtime/panels (components/dashboard_json.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumiverse_grafana as grafana
+import pulumiverse_time as time
+
+from components import iam
+from components.dashboard_json import ATHENA_PLUGIN, RESULT_REUSE_MINUTES, dashboard_json
+from components.grafana_config import GrafanaConfig
+from components.grafana_plugin import GrafanaPlugin
+from components.wap_workflow import GlueArns
+
+# The tables the panels and the symbol variable read (runtime/panels/sql; tests/contracts
+# checks the SQL reads no other).
+PANEL_TABLES = ("daily_prices", "dq_results", "symbol_summary")
+CATALOG = "AwsDataCatalog"
+# A workspace token lives at most 30 days; it is replaced on the first `pulumi up` after 20,
+# leaving ten days in which any run rotates it before it expires.
+TOKEN_SECONDS_TO_LIVE = 30 * 24 * 3600
+TOKEN_ROTATION_DAYS = 20
+WORKSPACE_CONFIGURATION = {
+    "plugins": {"pluginAdminEnabled": True},
+    "unifiedAlerting": {"enabled": True},
+}
+# Grafana uids are at most 40 characters.
+MAX_UID = 40
+
+
+@dataclass
+class DashboardArgs:
+    grafana: GrafanaConfig
+    region: str
+    account_id: pulumi.Input[str]
+    database_name: pulumi.Input[str]
+    workgroup_name: pulumi.Input[str]
+    workgroup_arn: pulumi.Input[str]
+    bucket_name: pulumi.Input[str]
+    bucket_arn: pulumi.Input[str]
+    # Where the published tables live (`<prefix><table>/...`) and where the analytics
+    # workgroup writes query results.
+    prod_prefix: str = "prod/"
+    results_prefix: str = "query_results/analytics/"
+    tables: Sequence[str] = PANEL_TABLES
+    title: str = "stockpipe"
+
+
+class DashboardComponent(pulumi.ComponentResource):
+    """Grafana (managed or external), the Athena data source, a folder, the dashboard."""
+
+    dashboard_url: pulumi.Output[str] | None
+    grafana_url: pulumi.Output[str] | None
+    workspace_id: pulumi.Output[str] | None
+
+    def __init__(
+        self, name: str, args: DashboardArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("stockpipe:index:DashboardComponent", name, None, opts)
+        self._name = name
+        self._args = args
+        self.dashboard_url = self.grafana_url = self.workspace_id = None
+        mode = args.grafana.mode
+        if mode != "none":
+            if len(f"{name}-athena") > MAX_UID:
+                raise ValueError(f"component name {name!r} is too long for Grafana uids")
+            if mode == "managed":
+                url, token, depends_on = self._managed_workspace()
+            else:
+                url, token, depends_on = args.grafana.url, args.grafana.token, []
+            self.grafana_url = pulumi.Output.from_input(url)
+            self.dashboard_url = self._dashboard(url, token, depends_on)
+        self.register_outputs(
+            {
+                "dashboard_url": self.dashboard_url,
+                "grafana_url": self.grafana_url,
+                "workspace_id": self.workspace_id,
+            }
+        )
+
+    def _managed_workspace(self) -> tuple[pulumi.Output[str], pulumi.Output[str], list]:
+        name, args = self._name, self._args
+        settings = args.grafana
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(
+            f"{name}-workspace-role",
+            description="stockpipe Grafana workspace: query the analytics workgroup",
+            assume_role_policy=iam.assume_role_policy("grafana.amazonaws.com", args.account_id),
+            opts=child,
+        )
+        policy = aws.iam.RolePolicy(
+            f"{name}-workspace-policy",
+            role=role.id,
+            policy=iam.document(*workspace_statements(args)),
+            opts=child,
+        )
+        workspace = aws.grafana.Workspace(
+            f"{name}-workspace",
+            name=name,
+            description="stockpipe dashboards over Athena",
+            account_access_type="CURRENT_ACCOUNT",
+            authentication_providers=[settings.auth_provider],
+            permission_type="CUSTOMER_MANAGED",
+            role_arn=role.arn,
+            data_sources=["ATHENA"],
+            grafana_version=settings.grafana_version,
+            configuration=json.dumps(WORKSPACE_CONFIGURATION, sort_keys=True),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+        )
+        if settings.admin_user_ids or settings.admin_group_ids:
+            aws.grafana.RoleAssociation(
+                f"{name}-admins",
+                role="ADMIN",
+                workspace_id=workspace.id,
+                user_ids=list(settings.admin_user_ids) or None,
+                group_ids=list(settings.admin_group_ids) or None,
+                opts=child,
+            )
+        account = aws.grafana.WorkspaceServiceAccount(
+            f"{name}-stack-account",
+            name=f"{name}-stack",
+            grafana_role="ADMIN",
+            workspace_id=workspace.id,
+            opts=child,
+        )
+        rotation = time.Rotating(
+            f"{name}-token-rotation", rotation_days=TOKEN_ROTATION_DAYS, opts=child
+        )
+        token = aws.grafana.WorkspaceServiceAccountToken(
+            f"{name}-token",
+            # A new rotation period gives the token a new name, and a new name a new token
+            # (created before the old one is deleted).
+            name=rotation.unix.apply(lambda started: f"{name}-{started}"),
+            seconds_to_live=TOKEN_SECONDS_TO_LIVE,
+            service_account_id=account.service_account_id,
+            workspace_id=workspace.id,
+            opts=child,
+        )
+        url = pulumi.Output.concat("https://", workspace.endpoint)
+        plugin = GrafanaPlugin(
+            f"{name}-athena-plugin",
+            url=url,
+            token=token.key,
+            plugin_id=ATHENA_PLUGIN,
+            version=settings.plugin_version,
+            workspace=workspace.id,
+            uninstall_on_delete=settings.uninstall_plugin_on_delete,
+            opts=child,
+        )
+        self.workspace_id = workspace.id
+        return url, token.key, [plugin]
+
+    def _dashboard(
+        self, url: pulumi.Input[str], token: pulumi.Input[str], depends_on: list
+    ) -> pulumi.Output[str]:
+        name, args = self._name, self._args
+        provider = grafana.Provider(
+            f"{name}-provider",
+            url=url,
+            auth=pulumi.Output.secret(token),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        on_grafana = pulumi.ResourceOptions(parent=self, provider=provider)
+        source = grafana.oss.DataSource(
+            f"{name}-athena",
+            type=ATHENA_PLUGIN,
+            name=f"{args.title} Athena",
+            uid=f"{name}-athena",
+            json_data_encoded=pulumi.Output.json_dumps(data_source_settings(args)),
+            # The plugin answers before a data source of its type can be created.
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=depends_on),
+        )
+        folder = grafana.oss.Folder(f"{name}-folder", title=args.title, uid=name, opts=on_grafana)
+        dashboard_uid = f"{name}-prices"
+        board = grafana.oss.Dashboard(
+            f"{name}-dashboard",
+            folder=folder.uid,
+            config_json=source.uid.apply(
+                lambda uid: dashboard_json(
+                    uid=dashboard_uid, title=f"{args.title}: stock prices", datasource_uid=uid
+                )
+            ),
+            overwrite=True,
+            opts=on_grafana,
+        )
+        return pulumi.Output.all(url, board.uid).apply(lambda parts: f"{parts[0]}/d/{parts[1]}")
+
+
+def data_source_settings(args: DashboardArgs) -> dict:
+    """The Athena data source's jsonData: region, catalog, database, workgroup, credentials."""
+    settings = args.grafana
+    json_data = {
+        "authType": "ec2_iam_role" if settings.mode == "managed" else settings.aws_auth,
+        "defaultRegion": args.region,
+        "catalog": CATALOG,
+        "database": args.database_name,
+        "workgroup": args.workgroup_name,
+        "resultReuseEnabled": True,
+        "resultReuseMaxAgeInMinutes": RESULT_REUSE_MINUTES,
+    }
+    if settings.mode == "external" and settings.assume_role_arn:
+        json_data["assumeRoleArn"] = settings.assume_role_arn
+        if settings.external_id:
+            json_data["externalId"] = settings.external_id
+    return json_data
+
+
+def workspace_statements(args: DashboardArgs) -> list[dict]:
+    """What the workspace role may do: run the panels' queries in the analytics workgroup
+    (README, Deploying with Pulumi: Grafana)."""
+    glue = GlueArns(args.region, args.account_id)
+    data_catalog = pulumi.Output.concat(
+        f"arn:aws:athena:{args.region}:", args.account_id, f":datacatalog/{CATALOG}"
+    )
+    tables = [glue.table(args.database_name, table) for table in args.tables]
+    table_objects = [
+        iam.objects_under(args.bucket_arn, f"{args.prod_prefix}{table}/") for table in args.tables
+    ]
+    results = iam.objects_under(args.bucket_arn, args.results_prefix)
+    return [
+        iam.allow(
+            ["athena:GetQueryExecution", "athena:GetQueryResults", "athena:GetWorkGroup",
+             "athena:StartQueryExecution", "athena:StopQueryExecution"],
+            [args.workgroup_arn], sid="AnalyticsWorkgroup",
+        ),
+        iam.allow(
+            ["athena:GetTableMetadata", "athena:ListDatabases", "athena:ListTableMetadata"],
+            [data_catalog], sid="QueryEditorCatalog",
+        ),
+        iam.allow(
+            ["glue:BatchGetPartition", "glue:GetDatabase", "glue:GetDatabases",
+             "glue:GetPartition", "glue:GetPartitions", "glue:GetTable", "glue:GetTables"],
+            [glue.catalog(), glue.database(args.database_name), *tables],
+            sid="PublishedTables",
+        ),
+        iam.allow(
+            ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
+            [args.bucket_arn], sid="LakeBucket",
+        ),
+        iam.allow(["s3:GetObject"], table_objects, sid="ReadPublishedTables"),
+        iam.allow(
+            ["s3:AbortMultipartUpload", "s3:GetObject", "s3:ListMultipartUploadParts",
+             "s3:PutObject"],
+            [results], sid="QueryResults",
+        ),
+    ]  # fmt: skip

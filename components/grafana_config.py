@@ -1,0 +1,253 @@
+"""The `stockpipe:grafana` configuration: which Grafana serves the dashboard, and how.
+
+`stockpipe:grafana` is an object whose `mode` picks one of three shapes:
+- `none` (default): no Grafana resource at all;
+- `managed`: an Amazon Managed Grafana workspace the stack creates, with its own
+  service-account token;
+- `external`: an existing Grafana at `url`, reached with the service-account token in the
+  secret `stockpipe:grafanaToken`.
+
+`load_grafana_config` appends one message per problem (naming the key) to the caller's list,
+so `components/config.py` reports them with the rest of the stack configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+
+NAMESPACE = "stockpipe"
+GRAFANA = "grafana"
+GRAFANA_TOKEN = "grafanaToken"  # noqa: S105 (a config key name)
+KEYS = (GRAFANA, GRAFANA_TOKEN)
+
+MODES = ("none", "managed", "external")
+AUTH_PROVIDERS = ("AWS_SSO", "SAML")
+# How an external Grafana's Athena data source gets AWS credentials: the instance's role,
+# or the AWS SDK's default chain (env, profile, ECS task or EKS pod role).
+EXTERNAL_AWS_AUTH = ("ec2_iam_role", "default")
+# Plugin admin (installing the Athena plugin through the API) needs Grafana 9.4 or newer.
+DEFAULT_GRAFANA_VERSION = "10.4"
+MIN_GRAFANA_VERSION = (9, 4)
+# grafana/athena-datasource release installed on a managed workspace (it must be in the
+# workspace's plugin catalog).
+DEFAULT_PLUGIN_VERSION = "3.3.3"
+
+MANAGED_KEYS = (
+    "authProvider", "grafanaVersion", "adminUserIds", "adminGroupIds", "pluginVersion",
+    "uninstallPluginOnDelete",
+)  # fmt: skip
+EXTERNAL_KEYS = ("url", "awsAuth", "assumeRoleArn", "externalId")
+OBJECT_KEYS = ("mode", *MANAGED_KEYS, *EXTERNAL_KEYS)
+
+_VERSION = re.compile(r"^(\d+)\.(\d+)$")
+_PLUGIN_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+_IDENTITY_ID = re.compile(r"^[\w.-]{1,47}$")
+_HTTPS_URL = re.compile(r"^https://[^\s/?#]+(?:/[^\s?#]*)?$")
+
+
+@dataclass(frozen=True)
+class GrafanaConfig:
+    """The validated `stockpipe:grafana` object (and the external token)."""
+
+    mode: str = "none"
+    # managed
+    auth_provider: str = "AWS_SSO"
+    grafana_version: str = DEFAULT_GRAFANA_VERSION
+    admin_user_ids: tuple[str, ...] = ()
+    admin_group_ids: tuple[str, ...] = ()
+    plugin_version: str = DEFAULT_PLUGIN_VERSION
+    uninstall_plugin_on_delete: bool = False
+    # external
+    url: str | None = None
+    aws_auth: str = "ec2_iam_role"
+    assume_role_arn: str | None = None
+    external_id: str | None = None
+    token: pulumi.Output[str] | None = field(default=None, repr=False)
+
+
+# The default: no Grafana (frozen, so one instance serves every stack).
+NO_GRAFANA = GrafanaConfig()
+
+
+def load_grafana_config(config: pulumi.Config, problems: list[str]) -> GrafanaConfig:
+    """Read `stockpipe:grafana` and `stockpipe:grafanaToken`; add each problem to `problems`."""
+    settings = _object(config.get(GRAFANA), problems)
+    token = config.get_secret(GRAFANA_TOKEN)
+    token_set = token is not None
+    mode = settings.get("mode", "none")
+    if mode not in MODES:
+        problems.append(f"{_key('mode')}={mode!r} must be one of {', '.join(MODES)}")
+        return NO_GRAFANA
+    if mode == "none":
+        _refuse_keys(settings, (*MANAGED_KEYS, *EXTERNAL_KEYS), "none", problems)
+        _refuse_token(token_set, "none", problems)
+        return NO_GRAFANA
+    if mode == "managed":
+        _refuse_keys(settings, EXTERNAL_KEYS, mode, problems)
+        _refuse_token(token_set, mode, problems)
+        return _managed(settings, problems)
+    _refuse_keys(settings, MANAGED_KEYS, mode, problems)
+    return _external(settings, token, problems)
+
+
+def _managed(settings: dict[str, Any], problems: list[str]) -> GrafanaConfig:
+    provider = _text(settings, "authProvider", "AWS_SSO", problems)
+    if provider not in AUTH_PROVIDERS:
+        problems.append(
+            f"{_key('authProvider')}={provider!r} must be one of {', '.join(AUTH_PROVIDERS)}"
+        )
+    version = _text(settings, "grafanaVersion", DEFAULT_GRAFANA_VERSION, problems)
+    match = _VERSION.match(version)
+    if not match or (int(match.group(1)), int(match.group(2))) < MIN_GRAFANA_VERSION:
+        problems.append(
+            f"{_key('grafanaVersion')}={version!r} must be a Managed Grafana version "
+            "MAJOR.MINOR, 9.4 or newer (plugin installation needs it); "
+            "`aws grafana list-versions` lists the region's"
+        )
+    plugin_version = _text(settings, "pluginVersion", DEFAULT_PLUGIN_VERSION, problems)
+    if not _PLUGIN_VERSION.match(plugin_version):
+        problems.append(
+            f"{_key('pluginVersion')}={plugin_version!r} must be a release of "
+            "grafana-athena-datasource such as 3.3.3"
+        )
+    users = _identity_ids(settings, "adminUserIds", problems)
+    groups = _identity_ids(settings, "adminGroupIds", problems)
+    if (users or groups) and provider == "SAML":
+        problems.append(
+            f"{_key('adminUserIds')}/{_key('adminGroupIds')} name IAM Identity Center "
+            "users and groups, which only AWS_SSO uses; with SAML, admins come from the "
+            "assertion's admin role values (set them in the workspace's SAML configuration)"
+        )
+    uninstall = settings.get("uninstallPluginOnDelete", False)
+    if not isinstance(uninstall, bool):
+        problems.append(f"{_key('uninstallPluginOnDelete')}={uninstall!r} must be true or false")
+        uninstall = False
+    return GrafanaConfig(
+        mode="managed",
+        auth_provider=provider,
+        grafana_version=version,
+        admin_user_ids=users,
+        admin_group_ids=groups,
+        plugin_version=plugin_version,
+        uninstall_plugin_on_delete=uninstall,
+    )
+
+
+def _external(
+    settings: dict[str, Any], token: pulumi.Output[str] | None, problems: list[str]
+) -> GrafanaConfig:
+    url = settings.get("url")
+    if url is None:
+        problems.append(
+            f"{_key('url')} is required with mode external: the Grafana's https:// address"
+        )
+    elif not isinstance(url, str) or not _HTTPS_URL.match(url):
+        problems.append(
+            f"{_key('url')}={url!r} must be an https:// address (the token travels with "
+            "every request, so TLS only)"
+        )
+        url = None
+    else:
+        url = url.rstrip("/")
+    aws_auth = _text(settings, "awsAuth", "ec2_iam_role", problems)
+    if aws_auth not in EXTERNAL_AWS_AUTH:
+        problems.append(
+            f"{_key('awsAuth')}={aws_auth!r} must be one of {', '.join(EXTERNAL_AWS_AUTH)} "
+            "(for a Grafana outside AWS, use default and set assumeRoleArn)"
+        )
+    role = settings.get("assumeRoleArn")
+    if role is not None and (not isinstance(role, str) or not _ROLE_ARN.match(role)):
+        problems.append(f"{_key('assumeRoleArn')}={role!r} must be an IAM role ARN")
+    external_id = settings.get("externalId")
+    if external_id is not None and role is None:
+        problems.append(f"{_key('externalId')} is set but assumeRoleArn is not: it goes with it")
+    full = f"{NAMESPACE}:{GRAFANA_TOKEN}"
+    if token is None:
+        problems.append(
+            f"{full} is required with mode external: pulumi config set --secret {full} "
+            "<a service-account token with the Admin role>"
+        )
+    elif not pulumi.runtime.is_config_secret(full):
+        problems.append(
+            f"{full} is set in clear text; it must be a secret: pulumi config rm {full}, "
+            f"revoke the token in Grafana, then pulumi config set --secret {full} <new token>"
+        )
+    return GrafanaConfig(
+        mode="external",
+        url=url,
+        aws_auth=aws_auth,
+        assume_role_arn=role,
+        external_id=str(external_id) if external_id is not None else None,
+        token=token,
+    )
+
+
+def _key(name: str) -> str:
+    return f"{NAMESPACE}:{GRAFANA}.{name}"
+
+
+def _object(raw: str | None, problems: list[str]) -> dict[str, Any]:
+    if raw is None or not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = None
+    if not isinstance(value, dict):
+        problems.append(
+            f"{NAMESPACE}:{GRAFANA}={raw!r} must be an object, e.g. {{mode: managed}} "
+            "in Pulumi.<stack>.yaml"
+        )
+        return {}
+    unknown = sorted(set(value) - set(OBJECT_KEYS))
+    for name in unknown:
+        problems.append(f"{_key(name)} is not a Grafana setting; known: {', '.join(OBJECT_KEYS)}")
+    return {name: item for name, item in value.items() if name not in unknown}
+
+
+def _text(settings: dict[str, Any], name: str, default: str, problems: list[str]) -> str:
+    value = settings.get(name, default)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)  # YAML reads 10.4 as a number
+    if not isinstance(value, str):
+        problems.append(f"{_key(name)}={value!r} must be a string")
+        return default
+    return value
+
+
+def _identity_ids(settings: dict[str, Any], name: str, problems: list[str]) -> tuple[str, ...]:
+    value = settings.get(name, [])
+    if not isinstance(value, list) or not all(
+        isinstance(item, str) and _IDENTITY_ID.match(item) for item in value
+    ):
+        problems.append(
+            f"{_key(name)}={value!r} must be a list of IAM Identity Center ids "
+            "(aws identitystore list-users / list-groups)"
+        )
+        return ()
+    return tuple(value)
+
+
+def _refuse_keys(
+    settings: dict[str, Any], names: tuple[str, ...], mode: str, problems: list[str]
+) -> None:
+    for name in names:
+        if name in settings:
+            problems.append(f"{_key(name)} does not apply with mode {mode}; remove it")
+
+
+def _refuse_token(token_set: bool, mode: str, problems: list[str]) -> None:
+    if token_set:
+        full = f"{NAMESPACE}:{GRAFANA_TOKEN}"
+        reason = (
+            "the stack creates and rotates the workspace's own token"
+            if mode == "managed"
+            else "no Grafana is configured"
+        )
+        problems.append(f"{full} is set but mode is {mode}: {reason}; pulumi config rm {full}")
