@@ -59,6 +59,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--region", default="", help="AWS region (default: the environment's)")
     parser.add_argument("--lake-dir", default="", help="local lake directory (duckdb)")
     parser.add_argument("--raw-prefix", default="raw/", help="raw zone prefix (duckdb)")
+    parser.add_argument(
+        "--lock-wait",
+        type=float,
+        default=60.0,
+        help="seconds to wait for another writer of the local lake (duckdb)",
+    )
     parser.add_argument("--staging-prefix", default="staging/")
     parser.add_argument("--prod-prefix", default="prod/")
     parser.add_argument("--symbols", default="", help="expected symbols, comma-separated")
@@ -182,7 +188,10 @@ def _local_writer_lock(args: argparse.Namespace) -> contextlib.AbstractContextMa
     from runtime.wap.engines import local_catalog
 
     return local_catalog.writer_lock(
-        Path(args.lake_dir), f"wap.job --step {args.step}", keep_generation=True
+        Path(args.lake_dir),
+        f"wap.job --step {args.step}",
+        wait_seconds=args.lock_wait,
+        keep_generation=True,
     )
 
 

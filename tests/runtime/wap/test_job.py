@@ -199,3 +199,38 @@ def test_an_as_of_that_is_not_yyyy_mm_dd_is_refused_in_one_line(
     assert capsys.readouterr().err.strip().splitlines() == [
         f"stockpipe wap audit failed: --as-of must be a date YYYY-MM-DD, got {value!r}"
     ]
+
+
+@pytest.mark.duckdb
+def test_a_step_on_a_lake_another_writer_holds_waits_then_fails_naming_it(
+    raw_lake: RawLake, capsys: pytest.CaptureFixture[str]
+) -> None:
+    holder = subprocess.Popen(  # noqa: S603 (our own module)
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from runtime.wap.engines.local_catalog import writer_lock\n"
+            f"with writer_lock({str(raw_lake.root)!r}, 'a test holding the lake'):\n"
+            "    print('held', flush=True)\n"
+            "    time.sleep(30)\n",
+        ],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "held"
+
+        status = job.main(local_args(raw_lake, "drop_staging", "--lock-wait", "0.3"), now=NOW)
+    finally:
+        holder.kill()
+        holder.wait()
+
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 1
+    assert len(err) == 1
+    assert "another writer holds the lake" in err[0]
+    assert str(holder.pid) in err[0]
+    assert "a test holding the lake" in err[0]
