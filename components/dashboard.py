@@ -100,17 +100,13 @@ class DashboardComponent(pulumi.ComponentResource):
         name, args = self._name, self._args
         settings = args.grafana
         child = pulumi.ResourceOptions(parent=self)
-        role = aws.iam.Role(
-            f"{name}-workspace-role",
+        role, policy = iam.service_role(
+            f"{name}-workspace",
+            "grafana.amazonaws.com",
+            workspace_statements(args),
+            child,
+            source_account=args.account_id,
             description="stockpipe Grafana workspace: query the analytics workgroup",
-            assume_role_policy=iam.assume_role_policy("grafana.amazonaws.com", args.account_id),
-            opts=child,
-        )
-        policy = aws.iam.RolePolicy(
-            f"{name}-workspace-policy",
-            role=role.id,
-            policy=iam.document(*workspace_statements(args)),
-            opts=child,
         )
         workspace = aws.grafana.Workspace(
             f"{name}-workspace",

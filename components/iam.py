@@ -1,4 +1,5 @@
-"""IAM policy documents rendered in code, shared by every role and resource policy.
+"""IAM policy documents rendered in code, shared by every role and resource policy, and the
+one shape every service role of the stack has (a trust policy and one inline policy).
 
 Documents are built with `Output.json_dumps` rather than the `getPolicyDocument` invoke:
 the JSON the tests read is the JSON that is deployed. Every statement names its actions
@@ -12,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
 
 POLICY_VERSION = "2012-10-17"
 
@@ -93,3 +95,26 @@ def deny_insecure_transport(resources: Sequence[pulumi.Input[str]], actions: str
         "Resource": list(resources),
         "Condition": {"Bool": {"aws:SecureTransport": "false"}},
     }
+
+
+def service_role(
+    resource_name: str,
+    service: str,
+    statements: Sequence[Mapping[str, Any]],
+    opts: pulumi.ResourceOptions,
+    source_account: pulumi.Input[str] | None = None,
+    description: str | None = None,
+) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+    """A role `service` may assume (`{resource_name}-role`) with one inline policy of
+    `statements` (`{resource_name}-policy`). Whatever uses the role should depend on the
+    policy, so it never runs with a role that cannot do its work yet."""
+    role = aws.iam.Role(
+        f"{resource_name}-role",
+        description=description,
+        assume_role_policy=assume_role_policy(service, source_account),
+        opts=opts,
+    )
+    policy = aws.iam.RolePolicy(
+        f"{resource_name}-policy", role=role.id, policy=document(*statements), opts=opts
+    )
+    return role, policy

@@ -108,26 +108,19 @@ class IngestionComponent(pulumi.ComponentResource):
         undelivered = self._queue("schedule-dlq")
         stream = self._firehose() if args.sink == "firehose" else None
 
-        role = aws.iam.Role(
-            f"{name}-function-role",
-            assume_role_policy=iam.assume_role_policy("lambda.amazonaws.com"),
-            opts=child,
-        )
-        policy = aws.iam.RolePolicy(
-            f"{name}-function-policy",
-            role=role.id,
-            policy=iam.document(
-                *function_statements(
-                    args.sink,
-                    log_group_arn=log_group.arn,
-                    secret_arn=secret.arn,
-                    bucket_arn=args.bucket_arn,
-                    stream_arn=stream.arn if stream else None,
-                    failure_queue_arn=failed_runs.arn,
-                    success_bus_arn=args.success_bus_arn,
-                )
+        role, policy = iam.service_role(
+            f"{name}-function",
+            "lambda.amazonaws.com",
+            function_statements(
+                args.sink,
+                log_group_arn=log_group.arn,
+                secret_arn=secret.arn,
+                bucket_arn=args.bucket_arn,
+                stream_arn=stream.arn if stream else None,
+                failure_queue_arn=failed_runs.arn,
+                success_bus_arn=args.success_bus_arn,
             ),
-            opts=child,
+            child,
         )
         layer = aws.ssm.get_parameter_output(
             name=POWERTOOLS_LAYER_PARAMETER, opts=pulumi.InvokeOutputOptions(parent=self)
@@ -194,19 +187,15 @@ class IngestionComponent(pulumi.ComponentResource):
     def _schedule(self, function_arn: pulumi.Output[str], dlq_arn: pulumi.Output[str]):
         name, args = self._name, self._args
         child = pulumi.ResourceOptions(parent=self)
-        role = aws.iam.Role(
-            f"{name}-schedule-role",
-            assume_role_policy=iam.assume_role_policy("scheduler.amazonaws.com", args.account_id),
-            opts=child,
-        )
-        policy = aws.iam.RolePolicy(
-            f"{name}-schedule-policy",
-            role=role.id,
-            policy=iam.document(
+        role, policy = iam.service_role(
+            f"{name}-schedule",
+            "scheduler.amazonaws.com",
+            [
                 iam.allow(["lambda:InvokeFunction"], [function_arn], sid="InvokeIngestion"),
                 iam.allow(["sqs:SendMessage"], [dlq_arn], sid="DeadLetters"),
-            ),
-            opts=child,
+            ],
+            child,
+            source_account=args.account_id,
         )
         return aws.scheduler.Schedule(
             f"{name}-schedule",
@@ -239,16 +228,12 @@ class IngestionComponent(pulumi.ComponentResource):
             log_group_name=log_group.name,
             opts=child,
         )
-        role = aws.iam.Role(
-            f"{name}-firehose-role",
-            assume_role_policy=iam.assume_role_policy("firehose.amazonaws.com", args.account_id),
-            opts=child,
-        )
-        policy = aws.iam.RolePolicy(
-            f"{name}-firehose-policy",
-            role=role.id,
-            policy=iam.document(*firehose_statements(args.bucket_arn, log_group_arn=log_group.arn)),
-            opts=child,
+        role, policy = iam.service_role(
+            f"{name}-firehose",
+            "firehose.amazonaws.com",
+            firehose_statements(args.bucket_arn, log_group_arn=log_group.arn),
+            child,
+            source_account=args.account_id,
         )
         return aws.kinesis.FirehoseDeliveryStream(
             f"{name}-firehose",

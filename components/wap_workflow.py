@@ -176,16 +176,12 @@ class WapWorkflowComponent(pulumi.ComponentResource):
     ) -> aws.glue.Crawler:
         name, args = self._name, self._args
         child = pulumi.ResourceOptions(parent=self)
-        role = aws.iam.Role(
-            f"{name}-crawler-role",
-            assume_role_policy=iam.assume_role_policy("glue.amazonaws.com", args.account_id),
-            opts=child,
-        )
-        policy = aws.iam.RolePolicy(
-            f"{name}-crawler-policy",
-            role=role.id,
-            policy=iam.document(*crawler_statements(arns, database, tables, args.bucket_arn)),
-            opts=child,
+        role, policy = iam.service_role(
+            f"{name}-crawler",
+            "glue.amazonaws.com",
+            crawler_statements(arns, database, tables, args.bucket_arn),
+            child,
+            source_account=args.account_id,
         )
         return aws.glue.Crawler(
             f"{name}-crawler",
@@ -218,26 +214,20 @@ class WapWorkflowComponent(pulumi.ComponentResource):
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-job-logs", retention_in_days=args.log_retention_days, opts=child
         )
-        role = aws.iam.Role(
-            f"{name}-job-role",
-            assume_role_policy=iam.assume_role_policy("glue.amazonaws.com", args.account_id),
-            opts=child,
-        )
-        policy = aws.iam.RolePolicy(
-            f"{name}-job-policy",
-            role=role.id,
-            policy=iam.document(
-                *job_statements(
-                    arns,
-                    database=database,
-                    workgroup=workgroup,
-                    workflow=workflow,
-                    bucket_arn=args.bucket_arn,
-                    metrics_namespace=args.metrics_namespace,
-                    log_group_arn=log_group.arn,
-                )
+        role, policy = iam.service_role(
+            f"{name}-job",
+            "glue.amazonaws.com",
+            job_statements(
+                arns,
+                database=database,
+                workgroup=workgroup,
+                workflow=workflow,
+                bucket_arn=args.bucket_arn,
+                metrics_namespace=args.metrics_namespace,
+                log_group_arn=log_group.arn,
             ),
-            opts=child,
+            child,
+            source_account=args.account_id,
         )
         jobs = {}
         for step in STEPS:
@@ -315,18 +305,12 @@ class WapWorkflowComponent(pulumi.ComponentResource):
             event_pattern=pulumi.Output.json_dumps(ingestion_success_pattern(args.function_arn)),
             opts=child,
         )
-        role = aws.iam.Role(
-            f"{name}-start-role",
-            assume_role_policy=iam.assume_role_policy("events.amazonaws.com", args.account_id),
-            opts=child,
-        )
-        policy = aws.iam.RolePolicy(
-            f"{name}-start-policy",
-            role=role.id,
-            policy=iam.document(
-                iam.allow(["glue:notifyEvent"], [workflow_arn], sid="StartWorkflow")
-            ),
-            opts=child,
+        role, policy = iam.service_role(
+            f"{name}-start",
+            "events.amazonaws.com",
+            [iam.allow(["glue:notifyEvent"], [workflow_arn], sid="StartWorkflow")],
+            child,
+            source_account=args.account_id,
         )
         aws.cloudwatch.EventTarget(
             f"{name}-on-ingestion-target",
