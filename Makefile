@@ -4,19 +4,49 @@ BIN := $(VENV)/bin
 # Where `make demo` keeps its local lake and report.
 DATA_DIR ?= .stockpipe
 
-.PHONY: test lint format demo clean
+.PHONY: test lint format demo clean lock lock-upgrade
 
-# The stamp is rebuilt when requirements.txt changes, so `make test` on a fresh
-# clone creates the venv and later runs reuse it. It also downloads the Lambda's
-# pinned wheels once (build/wheels), so building the artifact needs no network.
+# pip installs exactly the lock: every line pinned and hashed (--require-hashes), wheels only
+# (--only-binary). The packages in SOURCE_ONLY are published as source only: pip builds them
+# with the lock's setuptools, installed first, instead of a setuptools it would download
+# unchecked into an isolated build environment.
+SOURCE_ONLY := pulumiverse-time
+PIP_INSTALL = $(BIN)/python -m pip install --quiet --disable-pip-version-check \
+	--require-hashes --only-binary=:all:
+
+# The venv is made anew whenever the lock changes, so it never keeps a package the lock
+# dropped; `make test` on a fresh clone creates it and later runs reuse it. It also downloads
+# the Lambda's pinned wheels once (build/wheels), so building the artifact needs no network.
 $(VENV)/.installed: requirements.txt components/lambda_requirements.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	awk '/^setuptools==/ {p = 1} p {print; if ($$0 !~ /\\$$/) exit}' requirements.txt \
+		> $(VENV)/build-requirements.txt
+	$(PIP_INSTALL) -r $(VENV)/build-requirements.txt
+	$(PIP_INSTALL) --no-binary=$(SOURCE_ONLY) --no-build-isolation -r requirements.txt
 	$(BIN)/python -m components.artifacts --wheels-only
 	touch $@
 
+# The locks, compiled by uv for every supported Python and platform: requirements.txt from
+# requirements.in, then the policy pack's from its own input with the project's lock as
+# constraints. `make lock` keeps every pin it can; `make lock-upgrade PACKAGE="a b"` moves
+# the named packages to their newest releases the inputs allow.
+UV_COMPILE = $(BIN)/uv pip compile --quiet --universal --generate-hashes --no-strip-extras \
+	--python-version=3.11
+lock lock-upgrade: $(VENV)/.installed
+	$(UV_COMPILE) requirements.in $(UPGRADE) --output-file=requirements.txt
+	$(UV_COMPILE) policy/requirements.in --constraints=requirements.txt \
+		--output-file=policy/requirements.txt
+lock-upgrade: UPGRADE = $(foreach p,$(PACKAGE),--upgrade-package=$(p))
+ifneq ($(filter lock-upgrade,$(MAKECMDGOALS)),)
+ifeq ($(strip $(PACKAGE)),)
+$(error usage: make lock-upgrade PACKAGE="name [name ...]")
+endif
+endif
+
 # The suite runs on every core (pytest-xdist); `pytest path::test` alone runs in one process.
 test: $(VENV)/.installed
+	$(BIN)/python -m tools.lock_check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -n auto

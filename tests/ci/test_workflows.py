@@ -9,6 +9,7 @@ from the actions' tags). What only GitHub shows: that the OIDC roles, variables 
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -16,6 +17,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from tools.lock_check import read_lock
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = PROJECT_ROOT / ".github" / "workflows"
@@ -47,7 +50,9 @@ def load(name: str) -> dict:
 
 
 def steps_using(job: dict, action: str) -> list[dict]:
-    return [step for step in job["steps"] if step.get("uses", "").startswith(f"{action}@")]
+    # a job that calls a reusable workflow has no steps of its own
+    steps = job.get("steps", [])
+    return [step for step in steps if step.get("uses", "").startswith(f"{action}@")]
 
 
 def test_every_workflow_matches_githubs_schema():
@@ -100,6 +105,61 @@ def test_the_test_workflow_runs_make_test_on_pull_requests_and_for_deploy():
     assert set(workflow["on"]) == {"pull_request", "workflow_call"}
     (job,) = workflow["jobs"].values()
     assert [step["run"] for step in job["steps"] if "run" in step] == ["make test"]
+
+
+def test_the_tests_run_on_every_supported_python_and_deploys_use_the_oldest():
+    (job,) = load("test.yml")["jobs"].values()
+    (setup,) = steps_using(job, "actions/setup-python")
+    deploy_pythons = {
+        step["with"]["python-version"]
+        for name in ("preview.yml", "deploy.yml")
+        for job in load(name)["jobs"].values()
+        for step in steps_using(job, "actions/setup-python")
+    }
+
+    assert job["strategy"]["matrix"]["python-version"] == ["3.11", "3.12", "3.13"]
+    assert setup["with"]["python-version"] == "${{ matrix.python-version }}"
+    # the lock is compiled for 3.11 and up (make lock: --python-version=3.11)
+    assert deploy_pythons == {"3.11"}
+
+
+def test_the_pulumi_cli_of_every_workflow_is_the_locked_sdks_release():
+    (sdk,) = [
+        pin.version for pin in read_lock(PROJECT_ROOT / "requirements.txt") if pin.name == "pulumi"
+    ]
+    clis = {
+        step["with"]["pulumi-version"]
+        for name in ("preview.yml", "deploy.yml")
+        for job in load(name)["jobs"].values()
+        for step in steps_using(job, "pulumi/actions")
+    }
+
+    assert clis == {sdk}
+
+
+def test_renovate_updates_the_locks_and_actions_and_moves_boto3_botocore_and_moto_together():
+    config_path = PROJECT_ROOT / ".github" / "renovate.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    groups = {
+        rule.get("groupName"): set(rule.get("matchPackageNames", []))
+        for rule in config["packageRules"]
+    }
+
+    assert (
+        run_tool(
+            "check-jsonschema", "--builtin-schema", "vendor.renovate", str(config_path)
+        ).returncode
+        == 0
+    )
+    assert {"boto3", "botocore", "moto"} <= groups["boto3, botocore and moto"]
+    # the pip-compile manager re-runs each lock's header command; it matches the locks only
+    (pattern,) = config["pip-compile"]["managerFilePatterns"]
+    matched = re.compile(pattern.strip("/"))
+    assert matched.search("requirements.txt")
+    assert matched.search("policy/requirements.txt")
+    assert not matched.search("requirements.in")
+    assert not matched.search("components/lambda_requirements.txt")
+    assert config["pip_requirements"] == {"enabled": False}
 
 
 def test_pull_requests_preview_dev_and_prod_with_a_comment_and_oidc():

@@ -36,6 +36,7 @@ from components.artifacts import (
 from runtime.local.sample_market import SampleMarket
 from runtime.local.sample_server import SampleServer
 from tests.components.lambda_sandbox import ISOLATED_PYTHON, provided_dir, unpack
+from tools.lock_check import read_lock
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 INVOKE_SCRIPT = Path(__file__).with_name("lambda_invoke.py")
@@ -221,11 +222,24 @@ def test_the_dependencies_are_exactly_the_pinned_wheels_for_arm64_python_3_12(na
     ), extensions
 
 
-def test_the_packaged_requests_is_the_version_the_tests_run_against():
-    pinned = re.search(
-        r"^requests==(\S+)$", (PROJECT_ROOT / "requirements.txt").read_text(), re.M
-    ).group(1)
-    assert re.search(rf"^requests=={re.escape(pinned)} ", LAMBDA_REQUIREMENTS.read_text(), re.M)
+def test_the_lambdas_pins_are_requests_and_its_dependencies_as_the_lock_pins_them():
+    lock = {pin.name: pin for pin in read_lock(PROJECT_ROOT / "requirements.txt")}
+    packaged = {pin.name: pin for pin in read_lock(LAMBDA_REQUIREMENTS)}
+    # requests and everything the lock pins because of it, directly or further down
+    wanted, frontier = {"requests"}, ["requests"]
+    while frontier:
+        parent = frontier.pop()
+        for pin in lock.values():
+            if parent in pin.via and pin.name not in wanted:
+                wanted.add(pin.name)
+                frontier.append(pin.name)
+
+    assert set(packaged) == wanted
+    for name, pin in packaged.items():
+        assert pin.version == lock[name].version, name
+        # Lambda's wheel is one of the files PyPI has for the version the lock pins
+        assert pin.hashes, name
+        assert set(pin.hashes) <= set(lock[name].hashes), name
 
 
 # --- the import graph decides which runtime files ship -------------------------------

@@ -8,6 +8,7 @@ from components import artifacts, config, ingestion, storage, wap_workflow
 from components.plan import PROJECT_ROOT
 from runtime.ingest import alphavantage, run, settings
 from runtime.ingest.alphavantage import RetryPolicy
+from tools.lock_check import read_lock
 
 
 def test_tickers_and_defaults_are_the_runtimes():
@@ -32,9 +33,9 @@ def test_the_timeout_derivation_uses_the_handlers_pacing_constants():
 
 
 def test_the_powertools_layer_is_the_release_the_tests_run_against():
-    pins = (PROJECT_ROOT / "requirements.txt").read_text(encoding="utf-8")
+    pins = {pin.name: pin.version for pin in read_lock(PROJECT_ROOT / "requirements.txt")}
 
-    assert f"aws-lambda-powertools=={ingestion.POWERTOOLS_VERSION}" in pins.splitlines()
+    assert pins["aws-lambda-powertools"] == ingestion.POWERTOOLS_VERSION
     assert importlib.metadata.version("aws-lambda-powertools") == ingestion.POWERTOOLS_VERSION
 
 
