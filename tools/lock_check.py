@@ -85,9 +85,7 @@ def check(input_path: Path, lock_path: Path) -> list[str]:
     """Every way `lock_path` disagrees with `input_path`, one message each; empty if none."""
     wanted = read_input(input_path)
     pins = read_lock(lock_path)
-    lock, source = lock_path.name, input_path.name
-    if lock_path.parent != input_path.parent:
-        lock, source = str(lock_path), str(input_path)
+    lock, source = _shown(lock_path), _shown(input_path)
     problems = []
     by_name: dict[str, list[Pin]] = {}
     for pin in pins:
@@ -124,32 +122,36 @@ def check(input_path: Path, lock_path: Path) -> list[str]:
     return [f"{problem}: {RELOCK}" for problem in problems]
 
 
-def _entries(path: Path):
+def _shown(path: Path) -> str:
+    """A project file by its path in the project (policy/requirements.in), any other by name."""
+    try:
+        return path.resolve().relative_to(PROJECT_ROOT).as_posix()
+    except ValueError:
+        return path.name
+
+
+def _entries(path: Path) -> list[tuple[int, str, list[str]]]:
     """(line number, requirement with its hashes, comments after it) for each entry."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise LockFileError(f"{path}: cannot read it ({exc.strerror})") from exc
-    entry: list[str] = []
-    start = 0
-    comments: list[str] = []
-    entries = []
+    entries: list[tuple[int, str, list[str]]] = []
+    pending, start = "", 0  # a requirement whose line ends in a backslash goes on
     for line_no, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
-        if entry and entry[-1].endswith("\\"):
-            entry[-1] = entry[-1][:-1].strip()
-            entry.append(stripped)
+        if not pending and stripped.startswith("#"):
+            if entries:  # uv writes `# via` after the entry it annotates
+                entries[-1][2].append(stripped)
             continue
-        if stripped.startswith("#"):
-            comments.append(stripped)
-            continue
-        if not stripped:
-            continue
-        if entry:
-            entries.append((start, " ".join(entry), comments))
-        entry, start, comments = [stripped], line_no, []
-    if entry:
-        entries.append((start, " ".join(entry).rstrip("\\").strip(), comments))
+        pending, start = (f"{pending} {stripped}", start) if pending else (stripped, line_no)
+        if pending.endswith("\\"):
+            pending = pending[:-1].rstrip()
+        elif pending:
+            entries.append((start, pending, []))
+            pending = ""
+    if pending:
+        entries.append((start, pending, []))
     return entries
 
 

@@ -18,8 +18,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def make(*args: str) -> subprocess.CompletedProcess:
+    # VENV given here: under `make test VENV=...` a sub-make would inherit another one
     return subprocess.run(  # noqa: S603 (make, on our own Makefile)
-        ["make", "--no-print-directory", *args],  # noqa: S607
+        ["make", "--no-print-directory", "VENV=.venv", *args],  # noqa: S607
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
