@@ -116,7 +116,7 @@ def check(input_path: Path, lock_path: Path) -> list[str]:
 
     named = {canonicalize_name(requirement.name) for requirement in wanted}
     for pin in pins:
-        from_input = any(source.startswith("-r ") for source in pin.via)
+        from_input = any(origin.startswith("-r ") for origin in pin.via)
         if from_input and pin.name not in named:
             problems.append(f"{lock} pins {pin.name} for {source}, which no longer asks for it")
     return [f"{problem}: {RELOCK}" for problem in problems]
