@@ -32,10 +32,10 @@ def run_tool(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-def check_jsonschema(*paths: Path) -> subprocess.CompletedProcess:
-    return run_tool(
-        "check-jsonschema", "--builtin-schema", "vendor.github-workflows", *map(str, paths)
-    )
+def check_jsonschema(
+    *paths: Path, schema: str = "vendor.github-workflows"
+) -> subprocess.CompletedProcess:
+    return run_tool("check-jsonschema", "--builtin-schema", schema, *map(str, paths))
 
 
 def zizmor(path: Path) -> subprocess.CompletedProcess:
@@ -145,12 +145,9 @@ def test_renovate_updates_the_locks_and_actions_and_moves_boto3_botocore_and_mot
         for rule in config["packageRules"]
     }
 
-    assert (
-        run_tool(
-            "check-jsonschema", "--builtin-schema", "vendor.renovate", str(config_path)
-        ).returncode
-        == 0
-    )
+    result = check_jsonschema(config_path, schema="vendor.renovate")
+
+    assert result.returncode == 0, result.stdout + result.stderr
     assert {"boto3", "botocore", "moto"} <= groups["boto3, botocore and moto"]
     # the pip-compile manager re-runs each lock's header command; it matches the locks only
     (pattern,) = config["pip-compile"]["managerFilePatterns"]

@@ -111,7 +111,7 @@ def test_a_pin_added_to_the_lock_by_hand_without_a_hash_fails(pair):
 
     assert result.returncode == 1
     assert "requirements.txt has no hash for rich==14.0.0: run `make lock`" in result.stderr
-    assert "requirements.txt pins rich for requirements.in, which no longer asks" in (result.stderr)
+    assert "requirements.txt pins rich for requirements.in, which no longer asks" in result.stderr
 
 
 def test_comments_and_a_looser_specifier_the_pin_still_meets_need_no_relock(pair):
