@@ -10,6 +10,7 @@ import pulumi_aws as aws
 from components.alerting import Alerting, AlertingArgs
 from components.artifacts import glue_job_library, glue_job_script, lambda_archive
 from components.config import load_stack_config
+from components.stack_name import database_name
 from components.dashboard import DashboardArgs, DashboardComponent
 from components.ingestion import IngestionArgs, IngestionComponent
 from components.storage import PROD_PREFIX, DataLake, DataLakeArgs
@@ -39,7 +40,7 @@ account_id = aws.get_caller_identity_output(
 lake = DataLake(f"{prefix}-lake", DataLakeArgs(protect_data=config.protect_data), on_aws)
 alerts = Alerting(
     f"{prefix}-alerts",
-    AlertingArgs(alert_email=config.alert_email, account_id=account_id),
+    AlertingArgs(alert_email=config.alert_email, account_id=account_id, region=region),
     on_aws,
 )
 ingestion = IngestionComponent(
@@ -60,6 +61,7 @@ ingestion = IngestionComponent(
         schedule=config.schedule,
         schedule_timezone=config.schedule_timezone,
         log_retention_days=config.log_retention_days,
+        powertools_layer_arn=config.powertools_layer_arn,
         # Successful runs go to the default bus, where the workflow's start rule waits.
         success_bus_arn=pulumi.Output.concat(
             f"arn:aws:events:{region}:", account_id, ":event-bus/default"
@@ -78,12 +80,11 @@ wap = WapWorkflowComponent(
         function_arn=ingestion.function_arn,
         script=glue_job_script(),
         library=glue_job_library(),
-        database_name=f"{project}_{config.stack}",
+        database_name=database_name(project, config.stack),
         metrics_namespace=metrics_namespace,
         symbols=config.symbols,
         sink=config.ingestion_sink,
         freshness_max_age_days=config.freshness_max_age_days,
-        log_retention_days=config.log_retention_days,
         protect_data=config.protect_data,
     ),
     on_aws,

@@ -24,8 +24,9 @@ MISSING_IS_BAD = "breaching"
 class AlertingArgs:
     # Subscribed by email when set (the address must confirm the subscription).
     alert_email: str | None = None
-    # The account whose alarms and rules may publish (confused-deputy guard).
+    # The account and region whose alarms and rules may publish (confused-deputy guard).
     account_id: pulumi.Input[str] = ""
+    region: str = ""
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,10 @@ class Alerting(pulumi.ComponentResource):
         super().__init__("stockpipe:index:Alerting", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         topic = aws.sns.Topic(f"{name}-topic", opts=child)
-        same_account = {"StringEquals": {"aws:SourceAccount": args.account_id}}
+        # Each publisher is guarded by the key its documentation names: CloudWatch by the
+        # alarm's ARN (https://repost.aws/knowledge-center/cloudwatch-receive-sns-for-alarm-trigger),
+        # EventBridge by the rule's account (https://docs.aws.amazon.com/eventbridge/latest/userguide/cross-service-confused-deputy-prevention.html).
+        alarms = pulumi.Output.concat(f"arn:aws:cloudwatch:{args.region}:", args.account_id, ":alarm:*")
         aws.sns.TopicPolicy(
             f"{name}-topic-policy",
             arn=topic.arn,
@@ -65,14 +69,14 @@ class Alerting(pulumi.ComponentResource):
                     ["sns:Publish"],
                     [topic.arn],
                     sid="CloudWatchAlarms",
-                    conditions=same_account,
+                    conditions={"ArnLike": {"aws:SourceArn": alarms}},
                 ),
                 iam.allow_service(
                     "events.amazonaws.com",
                     ["sns:Publish"],
                     [topic.arn],
                     sid="EventBridgeRules",
-                    conditions=same_account,
+                    conditions=iam.from_account(args.account_id),
                 ),
                 iam.deny_insecure_transport([topic.arn], "sns:Publish"),
             ),

@@ -1,5 +1,5 @@
 """The deployment packages built from `runtime/`: the ingestion Lambda's zip and the Glue
-write-audit-publish job's `--extra-py-files` zip, both deterministic.
+write-audit-publish job's `--extra-py-files` wheel, both deterministic.
 
 The zip holds the `runtime` modules the handler `runtime.ingest.handler.handler` imports
 (found by walking its import graph, so a new module is packaged as soon as the handler
@@ -14,11 +14,15 @@ A build is reused while its inputs (the packaged sources, the pins, this module)
 unchanged. Wheels are downloaded once into `build/wheels/` (the Makefile's install step
 does it; a build with an empty cache does it itself) and installed from there offline.
 
-The Glue job's zip holds the `runtime` modules `runtime/wap/job.py` imports on its
-production (Athena) path, by the same import graph, plus every `runtime/wap/sql/**/*.sql`
-file the steps load with pkgutil. No dependency is packaged: Glue's Python shell provides
-boto3. The DuckDB engine is the one module the job imports only for `--engine duckdb`; it
-(and duckdb, sqlglot) stays out, so the zip cannot run the local engine and does not need to.
+The Glue job's library is a pure-Python wheel (Glue's Python shell 3.9 installs `.whl`
+files given in `--extra-py-files`; `.egg` is refused and a zip is not documented:
+https://docs.aws.amazon.com/glue/latest/dg/add-job-python.html). It holds the `runtime`
+modules `runtime/wap/job.py` imports on its production (Athena) path, by the same import
+graph, plus every `runtime/wap/sql/**/*.sql` file the steps load with pkgutil, and the
+`.dist-info` a wheel needs (METADATA, WHEEL, RECORD). No dependency is packaged: Glue's
+Python shell provides boto3. The DuckDB engine is the one module the job imports only for
+`--engine duckdb`; it (and duckdb, sqlglot) stays out, so the wheel cannot run the local
+engine and does not need to.
 
     python -m components.artifacts [--wheels-only | --glue]
 """
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import base64
 import hashlib
 import os
 import stat
@@ -52,11 +57,16 @@ EXCLUDED_PACKAGES = ("runtime.local", "runtime.wap")
 JOB_MODULE = "runtime.wap.job"
 JOB_SCRIPT = PROJECT_ROOT / "runtime" / "wap" / "job.py"
 GLUE_OUT_DIR = BUILD_DIR / "glue"
-GLUE_ZIP_PREFIX = "wap-runtime-"
+# The wheel's name is its metadata (pip refuses a file whose name is not a wheel's); the
+# version stays fixed, the content changes with the sources.
+GLUE_DISTRIBUTION = "stockpipe_wap_runtime"
+GLUE_DISTRIBUTION_VERSION = "1.0"
+GLUE_WHEEL_NAME = f"{GLUE_DISTRIBUTION}-{GLUE_DISTRIBUTION_VERSION}-py3-none-any.whl"
+GLUE_PYTHON = "3.9"
 # Code that must never reach the Glue job: the local pipeline and the Lambda.
 JOB_EXCLUDED_PACKAGES = ("runtime.local", "runtime.ingest")
 # Imported by the job only for `--engine duckdb` (inside create_engine): not followed, so
-# the production zip carries neither it nor its duckdb and sqlglot imports.
+# the production wheel carries neither it nor its duckdb and sqlglot imports.
 JOB_LOCAL_ONLY_MODULES = ("runtime.wap.engines.duckdb_engine",)
 JOB_DATA_GLOB = "runtime/wap/sql/**/*.sql"
 # Lambda's runtime: Python 3.12 on Graviton (arm64).
@@ -97,11 +107,11 @@ def build_lambda_zip(out_dir: Path | None = None) -> Path:
     with tempfile.TemporaryDirectory(prefix="lambda-deps-") as deps_dir:
         deps = Path(deps_dir)
         _install_dependencies(deps)
-        entries = {rel: PROJECT_ROOT / rel for rel in sources}
+        entries = {rel: (PROJECT_ROOT / rel).read_bytes() for rel in sources}
         for rel, path in _dependency_files(deps).items():
             if rel in entries:
                 raise ArtifactBuildError(f"{rel} is both a runtime module and a dependency file")
-            entries[rel] = path
+            entries[rel] = path.read_bytes()
         _write_zip(entries, target)
     # Older builds in this directory are stale: their inputs changed.
     for old in out_dir.glob(f"{ZIP_PREFIX}*.zip"):
@@ -116,35 +126,66 @@ def lambda_archive() -> pulumi.FileArchive:
 
 
 def glue_job_script() -> pulumi.FileAsset:
-    """The Glue job's script, uploaded as it is (the same file the zip carries)."""
+    """The Glue job's script, uploaded as it is (the same file the wheel carries)."""
     return pulumi.FileAsset(str(JOB_SCRIPT))
 
 
 def glue_job_library() -> pulumi.FileAsset:
-    """The Glue job's `--extra-py-files` zip as a Pulumi asset (from `build_glue_zip`)."""
-    return pulumi.FileAsset(str(build_glue_zip()))
+    """The Glue job's `--extra-py-files` wheel as a Pulumi asset (from `build_glue_wheel`)."""
+    return pulumi.FileAsset(str(build_glue_wheel()))
 
 
-def build_glue_zip(out_dir: Path | None = None) -> Path:
-    """Build (or reuse) the Glue job's `--extra-py-files` zip and return its path.
+def build_glue_wheel(out_dir: Path | None = None) -> Path:
+    """Build (or reuse) the Glue job's wheel and return its path.
 
-    The default `out_dir` is `build/glue/` in the project root (git-ignored).
+    The default `out_dir` is `build/glue/` in the project root (git-ignored); each build
+    goes into a directory named by its inputs' digest, under the wheel's own file name.
     """
     out_dir = Path(out_dir) if out_dir is not None else GLUE_OUT_DIR
     sources = job_sources(PROJECT_ROOT)
-    target = out_dir / f"{GLUE_ZIP_PREFIX}{_input_digest(sources, b'glue')[:16]}.zip"
+    digest = _input_digest(sources, b"glue")[:16]
+    target = out_dir / digest / GLUE_WHEEL_NAME
     if target.is_file():
         return target
-    out_dir.mkdir(parents=True, exist_ok=True)
-    _write_zip({rel: PROJECT_ROOT / rel for rel in sources}, target)
-    for old in out_dir.glob(f"{GLUE_ZIP_PREFIX}*.zip"):
+    target.parent.mkdir(parents=True, exist_ok=True)
+    entries = {rel: (PROJECT_ROOT / rel).read_bytes() for rel in sources}
+    _write_zip({**entries, **_wheel_metadata(entries)}, target)
+    for old in out_dir.glob(f"*/{GLUE_WHEEL_NAME}"):
         if old != target:
             old.unlink(missing_ok=True)
+            old.parent.rmdir()
     return target
 
 
+def _wheel_metadata(entries: dict[str, bytes]) -> dict[str, bytes]:
+    """The `.dist-info` files of a pure-Python wheel holding `entries`
+    (https://packaging.python.org/en/latest/specifications/binary-distribution-format/)."""
+    info = f"{GLUE_DISTRIBUTION}-{GLUE_DISTRIBUTION_VERSION}.dist-info"
+    metadata = {
+        f"{info}/METADATA": (
+            "Metadata-Version: 2.1\n"
+            f"Name: {GLUE_DISTRIBUTION}\n"
+            f"Version: {GLUE_DISTRIBUTION_VERSION}\n"
+            "Summary: stockpipe write-audit-publish job library (Glue Python shell)\n"
+            f"Requires-Python: >={GLUE_PYTHON}\n"
+        ).encode(),
+        f"{info}/WHEEL": (
+            "Wheel-Version: 1.0\n"
+            "Generator: stockpipe components.artifacts\n"
+            "Root-Is-Purelib: true\n"
+            "Tag: py3-none-any\n"
+        ).encode(),
+    }
+    lines = []
+    for name, content in sorted({**entries, **metadata}.items()):
+        digest = base64.urlsafe_b64encode(hashlib.sha256(content).digest()).rstrip(b"=")
+        lines.append(f"{name},sha256={digest.decode()},{len(content)}")
+    lines.append(f"{info}/RECORD,,")
+    return {**metadata, f"{info}/RECORD": ("\n".join(lines) + "\n").encode()}
+
+
 def job_sources(source_root: Path) -> list[str]:
-    """The files of the Glue job's zip: the job's import graph plus the SQL it loads."""
+    """The files of the Glue job's wheel: the job's import graph plus the SQL it loads."""
     modules = handler_sources(
         source_root,
         JOB_MODULE,
@@ -345,7 +386,7 @@ def _excluded(rel: Path) -> bool:
     )
 
 
-def _write_zip(entries: dict[str, Path], target: Path) -> None:
+def _write_zip(entries: dict[str, bytes], target: Path) -> None:
     handle, temporary = tempfile.mkstemp(prefix=target.name, suffix=".tmp", dir=target.parent)
     os.close(handle)
     try:
@@ -355,7 +396,7 @@ def _write_zip(entries: dict[str, Path], target: Path) -> None:
                 info.create_system = 3  # Unix, so the mode below is honoured
                 info.external_attr = (stat.S_IFREG | FILE_MODE) << 16
                 info.compress_type = zipfile.ZIP_DEFLATED
-                archive.writestr(info, entries[arcname].read_bytes(), compresslevel=9)
+                archive.writestr(info, entries[arcname], compresslevel=9)
         os.chmod(temporary, 0o644)  # mkstemp creates it owner-only
         os.replace(temporary, target)
     except BaseException:
@@ -366,7 +407,7 @@ def _write_zip(entries: dict[str, Path], target: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m components.artifacts",
-        description="Build the ingestion Lambda's zip (or the Glue job's).",
+        description="Build the ingestion Lambda's zip (or the Glue job's wheel).",
     )
     what = parser.add_mutually_exclusive_group()
     what.add_argument(
@@ -374,13 +415,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="only download the pinned wheels into build/wheels (the install step's job)",
     )
-    what.add_argument("--glue", action="store_true", help="build the Glue job's zip instead")
+    what.add_argument("--glue", action="store_true", help="build the Glue job's wheel instead")
     args = parser.parse_args(argv)
     try:
         if args.wheels_only:
             print(download_wheels())
         else:
-            print(build_glue_zip() if args.glue else build_lambda_zip())
+            print(build_glue_wheel() if args.glue else build_lambda_zip())
     except ArtifactBuildError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from components import grafana_config
+from components import grafana_config, stack_name
 from components.grafana_config import GrafanaConfig
 
 NAMESPACE = "stockpipe"
@@ -39,6 +39,7 @@ ALERT_EMAIL = "alertEmail"
 LOG_RETENTION_DAYS = "logRetentionDays"
 PROTECT_DATA = "protectData"
 FRESHNESS_MAX_AGE_DAYS = "freshnessMaxAgeDays"
+POWERTOOLS_LAYER_ARN = "powertoolsLayerArn"
 KEYS = (
     SYMBOLS,
     API_KEY,
@@ -51,6 +52,7 @@ KEYS = (
     LOG_RETENTION_DAYS,
     PROTECT_DATA,
     FRESHNESS_MAX_AGE_DAYS,
+    POWERTOOLS_LAYER_ARN,
     *grafana_config.KEYS,
 )
 
@@ -79,6 +81,12 @@ LOG_RETENTION_CHOICES = (
 # The ticker rule of runtime/ingest/settings.py (SYMBOL_PATTERN).
 SYMBOL_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9.\-]{0,11}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# A Lambda layer version ARN (partition, region, account, layer name, version); the
+# layer must be in the function's region:
+# https://docs.aws.amazon.com/lambda/latest/dg/adding-layers.html
+LAYER_ARN_PATTERN = re.compile(
+    r"^arn:aws[a-z-]*:lambda:(?P<region>[a-z]{2}(?:-[a-z]+)+-\d):\d{12}:layer:[A-Za-z0-9_-]{1,140}:\d+$"
+)
 
 # The handler's pacing and time budget (runtime/ingest): a call may take the connect
 # plus read timeout, a burst throttle is retried up to MAX_ATTEMPTS times with backoff
@@ -114,6 +122,8 @@ class StackConfig:
     protect_data: bool = False
     freshness_max_age_days: int = DEFAULT_FRESHNESS_MAX_AGE_DAYS
     grafana: GrafanaConfig = grafana_config.NO_GRAFANA
+    # The Powertools layer version ARN to use instead of the SSM lookup (None: look it up).
+    powertools_layer_arn: str | None = None
 
     @property
     def lambda_timeout_seconds(self) -> int:
@@ -144,10 +154,13 @@ def lambda_timeout_seconds(symbol_count: int, calls_per_minute: int) -> int:
     return math.ceil(seconds / 60) * 60
 
 
-def load_stack_config(config: pulumi.Config | None = None, stack: str | None = None) -> StackConfig:
+def load_stack_config(
+    config: pulumi.Config | None = None, stack: str | None = None, project: str | None = None
+) -> StackConfig:
     """Read and validate the `stockpipe` configuration of `stack` (default: the current one)."""
     config = config or pulumi.Config(NAMESPACE)
     stack = stack or pulumi.get_stack()
+    project = project or pulumi.get_project()
     problems: list[str] = []
     values = {key: _raw(config, key) for key in KEYS if key not in (API_KEY, *grafana_config.KEYS)}
 
@@ -186,6 +199,11 @@ def load_stack_config(config: pulumi.Config | None = None, stack: str | None = N
         problems.append(_bad(ALERT_EMAIL, alert_email, "must be an email address"))
     protect_data = _boolean(values, PROTECT_DATA, stack == PRODUCTION_STACK, problems)
     grafana = grafana_config.load_grafana_config(config, problems)
+    layer_arn = values[POWERTOOLS_LAYER_ARN]
+    problem = layer_arn_problem(layer_arn, pulumi.Config("aws").get("region"))
+    if problem:
+        problems.append(_bad(POWERTOOLS_LAYER_ARN, layer_arn, problem))
+    problems += stack_name.stack_name_problems(project, stack, grafana=grafana.mode != "none")
 
     if symbols and calls_per_minute >= 1:
         problem = timeout_problem(len(symbols), calls_per_minute)
@@ -210,7 +228,27 @@ def load_stack_config(config: pulumi.Config | None = None, stack: str | None = N
         protect_data=protect_data,
         freshness_max_age_days=freshness,
         grafana=grafana,
+        powertools_layer_arn=layer_arn,
     )
+
+
+def layer_arn_problem(arn: str | None, region: str | None) -> str | None:
+    """What is wrong with a `powertoolsLayerArn` for a stack in `region`, or None.
+
+    Only the form and the region can be checked offline; whether the layer exists and
+    holds the Powertools release the lock pins is the preflight's to ask AWS.
+    """
+    if arn is None:
+        return None
+    match = LAYER_ARN_PATTERN.match(arn)
+    if not match:
+        return (
+            "must be a Lambda layer version ARN, arn:aws:lambda:<region>:<account>:layer:"
+            "<name>:<version> (AWS's: see /aws/service/powertools/python/arm64/python3.12/latest)"
+        )
+    if region and match["region"] != region:
+        return f"is in region {match['region']}; a function in {region} needs a layer in {region}"
+    return None
 
 
 def timeout_problem(symbol_count: int, calls_per_minute: int) -> str | None:

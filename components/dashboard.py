@@ -5,8 +5,8 @@ Three modes (`stockpipe:grafana`, components/grafana_config.py):
 - `managed`: an Amazon Managed Grafana workspace with a least-privilege role (the
   analytics workgroup, the lake database's published tables, their objects under the
   production prefix, the workgroup's results prefix), an Admin service account whose token
-  is replaced before its 30-day expiry, and the Athena plugin installed through the Grafana
-  API (components/grafana_plugin.py);
+  is replaced by the first `pulumi up` of each 20-day period, and the Athena plugin
+  installed through the Grafana API (components/grafana_plugin.py);
 - `external`: an existing Grafana reached with the configured token.
 
 In both Grafana modes an explicit `pulumiverse_grafana` provider creates the Athena data
@@ -18,11 +18,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import pulumi
 import pulumi_aws as aws
 import pulumiverse_grafana as grafana
-import pulumiverse_time as time
 
 from components import iam
 from components.dashboard_json import ATHENA_PLUGIN, RESULT_REUSE_MINUTES, dashboard_json
@@ -34,10 +34,16 @@ from components.wap_workflow import GlueArns
 # checks the SQL reads no other).
 PANEL_TABLES = ("daily_prices", "dq_results", "symbol_summary")
 CATALOG = "AwsDataCatalog"
-# A workspace token lives at most 30 days; it is replaced on the first `pulumi up` after 20,
-# leaving ten days in which any run rotates it before it expires.
+# A workspace token lives at most 30 days. Its name carries the 20-day period (counted from
+# the Unix epoch) of the `pulumi up` that made it, so the first plain `up` of a new period
+# creates a new token and then deletes the old one: no refresh is needed, and nothing reads
+# Grafana with the old token first, so an expired one cannot block the deploy that replaces
+# it. (A `time` Rotating resource rotates only when a refresh reads it, and a refresh reads
+# the Grafana resources with the token in the state, expired or not.) A token made in any
+# period is still valid for at least ten days after the next period begins.
 TOKEN_SECONDS_TO_LIVE = 30 * 24 * 3600
 TOKEN_ROTATION_DAYS = 20
+TOKEN_ROTATION_SECONDS = TOKEN_ROTATION_DAYS * 24 * 3600
 WORKSPACE_CONFIGURATION = {
     "plugins": {"pluginAdminEnabled": True},
     "unifiedAlerting": {"enabled": True},
@@ -62,6 +68,17 @@ class DashboardArgs:
     results_prefix: str = "query_results/analytics/"
     tables: Sequence[str] = PANEL_TABLES
     title: str = "stockpipe"
+
+
+def utc_now() -> datetime:
+    """The deploy's clock (components/plan.py fixes it, so the plan snapshots are stable)."""
+    return datetime.now(timezone.utc)
+
+
+def token_name(name: str, now: datetime) -> str:
+    """The token's name at `now`: `<name>-<start of the rotation period, Unix seconds>`."""
+    started = int(now.timestamp()) // TOKEN_ROTATION_SECONDS * TOKEN_ROTATION_SECONDS
+    return f"{name}-{started}"
 
 
 class DashboardComponent(pulumi.ComponentResource):
@@ -105,7 +122,9 @@ class DashboardComponent(pulumi.ComponentResource):
             "grafana.amazonaws.com",
             workspace_statements(args),
             child,
-            source_account=args.account_id,
+            # Managed Grafana sends aws:SourceAccount when it assumes the workspace role:
+            # https://docs.aws.amazon.com/grafana/latest/userguide/cross-service-confused-deputy-prevention.html
+            conditions=iam.from_account(args.account_id),
             description="stockpipe Grafana workspace: query the analytics workgroup",
         )
         workspace = aws.grafana.Workspace(
@@ -137,14 +156,11 @@ class DashboardComponent(pulumi.ComponentResource):
             workspace_id=workspace.id,
             opts=child,
         )
-        rotation = time.Rotating(
-            f"{name}-token-rotation", rotation_days=TOKEN_ROTATION_DAYS, opts=child
-        )
         token = aws.grafana.WorkspaceServiceAccountToken(
             f"{name}-token",
             # A new rotation period gives the token a new name, and a new name a new token
             # (created before the old one is deleted).
-            name=rotation.unix.apply(lambda started: f"{name}-{started}"),
+            name=token_name(name, utc_now()),
             seconds_to_live=TOKEN_SECONDS_TO_LIVE,
             service_account_id=account.service_account_id,
             workspace_id=workspace.id,

@@ -57,20 +57,27 @@ def document(*statements: Mapping[str, Any]) -> pulumi.Output[str]:
     return pulumi.Output.json_dumps({"Version": POLICY_VERSION, "Statement": list(statements)})
 
 
-def assume_role_policy(service: str, source_account: pulumi.Input[str] | None = None) -> Any:
-    """The trust policy letting one AWS service assume a role.
+def assume_role_policy(service: str, conditions: Mapping[str, Any] | None = None) -> Any:
+    """The trust policy letting one AWS service assume a role, under `conditions` if any.
 
-    With `source_account`, only that account's resources may make the service assume
-    it (the confused-deputy guard AWS recommends for Scheduler and Firehose).
+    A positive condition on a key the service does not send when it assumes the role
+    evaluates to false, and the role can never be used: pass a condition only where the
+    service's documentation shows it (tests/contracts/test_trust_policies.py keeps the
+    table of every principal the stack trusts, with the page for each).
     """
     statement: dict[str, Any] = {
         "Effect": "Allow",
         "Principal": {"Service": service},
         "Action": "sts:AssumeRole",
     }
-    if source_account is not None:
-        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": source_account}}
+    if conditions:
+        statement["Condition"] = dict(conditions)
     return document(statement)
+
+
+def from_account(account_id: pulumi.Input[str]) -> dict[str, Any]:
+    """The confused-deputy guard on the calling resource's account (`aws:SourceAccount`)."""
+    return {"StringEquals": {"aws:SourceAccount": account_id}}
 
 
 def objects_under(bucket_arn: pulumi.Input[str], prefix: str) -> pulumi.Output[str]:
@@ -102,16 +109,17 @@ def service_role(
     service: str,
     statements: Sequence[Mapping[str, Any]],
     opts: pulumi.ResourceOptions,
-    source_account: pulumi.Input[str] | None = None,
+    conditions: Mapping[str, Any] | None = None,
     description: str | None = None,
 ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
     """A role `service` may assume (`{resource_name}-role`) with one inline policy of
-    `statements` (`{resource_name}-policy`). Whatever uses the role should depend on the
+    `statements` (`{resource_name}-policy`), trusting `service` under `conditions`
+    (see `assume_role_policy`). Whatever uses the role should depend on the
     policy, so it never runs with a role that cannot do its work yet."""
     role = aws.iam.Role(
         f"{resource_name}-role",
         description=description,
-        assume_role_policy=assume_role_policy(service, source_account),
+        assume_role_policy=assume_role_policy(service, conditions),
         opts=opts,
     )
     policy = aws.iam.RolePolicy(

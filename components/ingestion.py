@@ -9,8 +9,10 @@ is the contract of `runtime/ingest/settings.py` (README, Ingestion).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
@@ -25,12 +27,9 @@ MEMORY_MB = 256
 # The service name the handler's Logger and Metrics use (runtime/ingest/settings.py):
 # the custom-metric alarms select on it as the `service` dimension.
 SERVICE_NAME = "stockpipe-ingest"
-# The Powertools release requirements.txt pins, i.e. the one the tests ran against;
-# AWS publishes its layer ARN per region under this public SSM parameter.
-POWERTOOLS_VERSION = "3.37.0"
-POWERTOOLS_LAYER_PARAMETER = (
-    f"/aws/service/powertools/python/{ARCHITECTURE}/{LAMBDA_RUNTIME}/{POWERTOOLS_VERSION}"
-)
+# The lock the tests ran against: the function gets the Powertools release it pins.
+LOCK_FILE = Path(__file__).resolve().parent.parent / "requirements.txt"
+POWERTOOLS_PIN = re.compile(r"^aws-lambda-powertools==([^\s;\\]+)", re.MULTILINE)
 # How long a scheduled event may wait for delivery before it goes to a dead-letter queue.
 MAX_EVENT_AGE_SECONDS = 3600
 SCHEDULE_RETRY_ATTEMPTS = 2
@@ -43,6 +42,20 @@ FIREHOSE_ERROR_PREFIX = (
     storage.RAW_FIREHOSE_ERRORS_PREFIX + "!{firehose:error-output-type}/dt=!{timestamp:yyyy-MM-dd}/"
 )
 FIREHOSE_LOG_STREAM = "DestinationDelivery"
+
+
+def powertools_version(lock_file: Path = LOCK_FILE) -> str:
+    """The Powertools for AWS Lambda release the lock pins."""
+    pin = POWERTOOLS_PIN.search(lock_file.read_text(encoding="utf-8"))
+    if pin is None:
+        raise ValueError(f"{lock_file} pins no aws-lambda-powertools release")
+    return pin.group(1)
+
+
+def powertools_layer_parameter(version: str) -> str:
+    """The public SSM parameter holding the ARN of AWS's Powertools layer for `version`
+    (https://docs.powertools.aws.dev/lambda/python/latest/#lambda-layer)."""
+    return f"/aws/service/powertools/python/{ARCHITECTURE}/{LAMBDA_RUNTIME}/{version}"
 
 
 @dataclass
@@ -78,6 +91,9 @@ class IngestionArgs:
     # An EventBridge bus that gets a record of every successful run (Lambda's on-success
     # destination); the write-audit-publish workflow starts on it.
     success_bus_arn: pulumi.Input[str] | None = None
+    # A Powertools layer version ARN pinned by the stack (`powertoolsLayerArn`); None
+    # looks up AWS's layer for the locked release in SSM at preview.
+    powertools_layer_arn: str | None = None
 
 
 class IngestionComponent(pulumi.ComponentResource):
@@ -108,6 +124,8 @@ class IngestionComponent(pulumi.ComponentResource):
         undelivered = self._queue("schedule-dlq")
         stream = self._firehose() if args.sink == "firehose" else None
 
+        # Lambda's execution role takes no source condition (none is documented for it):
+        # https://docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html
         role, policy = iam.service_role(
             f"{name}-function",
             "lambda.amazonaws.com",
@@ -122,8 +140,11 @@ class IngestionComponent(pulumi.ComponentResource):
             ),
             child,
         )
-        layer = aws.ssm.get_parameter_output(
-            name=POWERTOOLS_LAYER_PARAMETER, opts=pulumi.InvokeOutputOptions(parent=self)
+        layer_arn = args.powertools_layer_arn or (
+            aws.ssm.get_parameter_output(
+                name=powertools_layer_parameter(powertools_version()),
+                opts=pulumi.InvokeOutputOptions(parent=self),
+            ).value
         )
         function = aws.lambda_.Function(
             f"{name}-function",
@@ -135,7 +156,7 @@ class IngestionComponent(pulumi.ComponentResource):
             role=role.arn,
             timeout=args.timeout_seconds,
             memory_size=MEMORY_MB,
-            layers=[layer.value],
+            layers=[layer_arn],
             environment={
                 "variables": function_environment(
                     args,
@@ -195,7 +216,9 @@ class IngestionComponent(pulumi.ComponentResource):
                 iam.allow(["sqs:SendMessage"], [dlq_arn], sid="DeadLetters"),
             ],
             child,
-            source_account=args.account_id,
+            # Scheduler sends aws:SourceAccount when it assumes the execution role:
+            # https://docs.aws.amazon.com/scheduler/latest/UserGuide/cross-service-confused-deputy-prevention.html
+            conditions=iam.from_account(args.account_id),
         )
         return aws.scheduler.Schedule(
             f"{name}-schedule",
@@ -233,7 +256,10 @@ class IngestionComponent(pulumi.ComponentResource):
             "firehose.amazonaws.com",
             firehose_statements(args.bucket_arn, log_group_arn=log_group.arn),
             child,
-            source_account=args.account_id,
+            # Firehose's documented trust policy guards with the account as external id;
+            # no page says it sends aws:SourceAccount when it assumes the role:
+            # https://docs.aws.amazon.com/firehose/latest/dev/controlling-access.html#firehose-assume-role
+            conditions={"StringEquals": {"sts:ExternalId": args.account_id}},
         )
         return aws.kinesis.FirehoseDeliveryStream(
             f"{name}-firehose",

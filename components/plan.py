@@ -20,8 +20,10 @@ import runpy
 import sys
 import warnings
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pulumi
 import yaml
@@ -44,6 +46,9 @@ API_KEY_CONFIG = f"{PROJECT}:alphaVantageApiKey"
 PLACEHOLDER_SECRETS = {API_KEY_CONFIG: "plan-placeholder-api-key"}
 CALLER_IDENTITY_INVOKE = "aws:index/getCallerIdentity:getCallerIdentity"
 GET_PARAMETER_INVOKE = "aws:ssm/getParameter:getParameter"
+# The plan's clock: what the program derives from the time (the Grafana token's rotation
+# period) stays the same from one plan to the next.
+PLAN_NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 POWERTOOLS_LAYER = (
     "arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-arm64:{n}"
 )
@@ -199,7 +204,6 @@ _COMPUTED_OUTPUTS = {
     "aws:grafana/workspaceServiceAccountToken:WorkspaceServiceAccountToken": {
         "key": "plan-placeholder-grafana-token"
     },
-    "time:index/rotating:Rotating": {"unix": 1767225600, "rfc3339": "2026-01-01T00:00:00Z"},
 }
 
 
@@ -309,7 +313,10 @@ def run_program(
         runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")
         return pulumi.Output.all(**root.outputs).apply(exports.update)
 
-    run()
+    from components import dashboard  # noqa: PLC0415 (infrastructure after the mocks)
+
+    with mock.patch.object(dashboard, "utc_now", lambda: PLAN_NOW):
+        run()
     return ProgramRun(list(mocks.resources), exports)
 
 

@@ -102,7 +102,9 @@ class DataLake(pulumi.ComponentResource):
                 {
                     "id": "noncurrent-versions-and-uploads",
                     "status": "Enabled",
-                    "filter": {},
+                    # Every object: an empty filter draws the provider's warning that it will
+                    # be an error in a future version; the empty prefix is the documented form.
+                    "filter": {"prefix": ""},
                     "noncurrent_version_expiration": {
                         "noncurrent_days": NONCURRENT_VERSION_EXPIRY_DAYS
                     },

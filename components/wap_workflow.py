@@ -23,6 +23,7 @@ import pulumi_aws as aws
 
 from components import iam, storage
 from components.alerting import MISSING_IS_BAD, AlarmSpec, add_alarm
+from components.artifacts import GLUE_WHEEL_NAME
 
 # The raw zone's fields in file order (runtime/schema.py RAW_COLUMNS; infrastructure reads
 # runtime files by path only, so tests/contracts checks the copy still matches).
@@ -44,7 +45,7 @@ JOB_CAPACITY_DPU = 0.0625
 JOB_TIMEOUT_MINUTES = 90
 JOB_ARTIFACTS_PREFIX = f"{storage.ARTIFACTS_PREFIX}wap/"
 SCRIPT_KEY = f"{JOB_ARTIFACTS_PREFIX}job.py"
-LIBRARY_KEY = f"{JOB_ARTIFACTS_PREFIX}runtime.zip"
+LIBRARY_KEY = f"{JOB_ARTIFACTS_PREFIX}{GLUE_WHEEL_NAME}"
 
 ETL_RESULTS_PREFIX = f"{storage.QUERY_RESULTS_PREFIX}etl/"
 ANALYTICS_RESULTS_PREFIX = f"{storage.QUERY_RESULTS_PREFIX}analytics/"
@@ -61,7 +62,10 @@ FIREHOSE_SETTLE_SECONDS = 180
 # The freshness metrics of runtime/wap/metrics.py (tests/contracts checks the names).
 AGE_METRIC = "PublishedDataAgeDays"
 SYMBOL_DIMENSION = "Symbol"
-FAILED_JOB_STATES = ("FAILED", "TIMEOUT", "ERROR")
+# The failure states of "Glue Job State Change" events (SUCCEEDED is the fourth): a run
+# stopped by hand or by Glue is reported too.
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/events/EventTypes.html#glue-event-types
+FAILED_JOB_STATES = ("FAILED", "TIMEOUT", "STOPPED")
 FAILED_CRAWLER_STATES = ("Failed",)
 
 
@@ -74,7 +78,7 @@ class WapWorkflowArgs:
     region: str
     # The ingestion function whose successful runs start the workflow.
     function_arn: pulumi.Input[str]
-    # The Glue job script and its `--extra-py-files` zip (components/artifacts.py).
+    # The Glue job script and its `--extra-py-files` wheel (components/artifacts.py).
     script: pulumi.Asset
     library: pulumi.Asset
     # Glue database (letters, digits and '_': it is an Athena schema name).
@@ -84,7 +88,6 @@ class WapWorkflowArgs:
     symbols: Sequence[str] = field(default_factory=lambda: ("NVDA",))
     sink: str = "s3"
     freshness_max_age_days: int = 4
-    log_retention_days: int = 30
     protect_data: bool = False
 
 
@@ -181,7 +184,9 @@ class WapWorkflowComponent(pulumi.ComponentResource):
             "glue.amazonaws.com",
             crawler_statements(arns, database, tables, args.bucket_arn),
             child,
-            source_account=args.account_id,
+            # No source condition: Glue documents none for assuming its role, and a condition
+            # on a key it does not send makes the role unassumable ("Service is unable to
+            # assume provided role"): https://docs.aws.amazon.com/glue/latest/dg/create-an-iam-role.html
         )
         return aws.glue.Crawler(
             f"{name}-crawler",
@@ -211,9 +216,6 @@ class WapWorkflowComponent(pulumi.ComponentResource):
             f"{name}-job-library", bucket=args.bucket_name, key=LIBRARY_KEY, source=args.library,
             opts=child,
         )  # fmt: skip
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-job-logs", retention_in_days=args.log_retention_days, opts=child
-        )
         role, policy = iam.service_role(
             f"{name}-job",
             "glue.amazonaws.com",
@@ -224,10 +226,9 @@ class WapWorkflowComponent(pulumi.ComponentResource):
                 workflow=workflow,
                 bucket_arn=args.bucket_arn,
                 metrics_namespace=args.metrics_namespace,
-                log_group_arn=log_group.arn,
             ),
             child,
-            source_account=args.account_id,
+            # As the crawler's role: Glue documents no source condition for assuming it.
         )
         jobs = {}
         for step in STEPS:
@@ -255,7 +256,6 @@ class WapWorkflowComponent(pulumi.ComponentResource):
                     database=database,
                     workgroup=workgroup,
                     library_uri=pulumi.Output.concat("s3://", library.bucket, "/", library.key),
-                    log_group_name=log_group.name,
                 ),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
             )
@@ -310,7 +310,9 @@ class WapWorkflowComponent(pulumi.ComponentResource):
             "events.amazonaws.com",
             [iam.allow(["glue:notifyEvent"], [workflow_arn], sid="StartWorkflow")],
             child,
-            source_account=args.account_id,
+            # No source condition: EventBridge documents aws:SourceArn/aws:SourceAccount for
+            # the resource policies of its targets, not for assuming a target's role:
+            # https://docs.aws.amazon.com/eventbridge/latest/userguide/cross-service-confused-deputy-prevention.html
         )
         aws.cloudwatch.EventTarget(
             f"{name}-on-ingestion-target",
@@ -330,7 +332,7 @@ class WapWorkflowComponent(pulumi.ComponentResource):
         ):
             rule = aws.cloudwatch.EventRule(
                 f"{name}-{role}",
-                description="A stockpipe Glue job or crawler failed, timed out or errored",
+                description="A stockpipe Glue job or crawler failed, timed out or was stopped",
                 event_pattern=pulumi.Output.json_dumps(pattern),
                 opts=child,
             )
@@ -389,8 +391,10 @@ CRAWLER_CONFIGURATION = {
     "Version": 1.0,
     "CrawlerOutput": {"Partitions": {"AddOrUpdateBehavior": "InheritFromTable"}},
 }
-# Where Glue writes crawler logs and Python-shell job output by default (account-wide
-# groups the stack does not own: dev and prod share them).
+# Where Glue writes crawler logs and Python-shell job output by default: account-wide
+# groups the stack neither creates nor owns (dev and prod share them, and the stack's
+# logRetentionDays does not reach them). Python shell has no continuous-logging option:
+# https://docs.aws.amazon.com/prescriptive-guidance/latest/serverless-etl-aws-glue/features.html
 CRAWLER_LOG_GROUP = "/aws-glue/crawlers"
 PYTHON_SHELL_LOG_GROUPS = ("/aws-glue/python-jobs/output", "/aws-glue/python-jobs/error")
 
@@ -445,7 +449,6 @@ def job_arguments(
     database: pulumi.Input[str],
     workgroup: pulumi.Input[str],
     library_uri: pulumi.Input[str],
-    log_group_name: pulumi.Input[str],
 ) -> dict[str, pulumi.Input[str]]:
     """A job's default arguments: the names `runtime/wap/job.py` parses, plus Glue's own."""
     return {
@@ -459,10 +462,11 @@ def job_arguments(
         "--symbols": ",".join(args.symbols),
         "--metrics-namespace": args.metrics_namespace,
         "--region": args.region,
-        # Glue's: the runtime package on sys.path, logs streamed to the stack's log group.
+        # Glue's: the runtime package as a wheel (Python shell 3.9 takes .whl, not .egg:
+        # https://docs.aws.amazon.com/glue/latest/dg/add-job-python.html). No continuous-
+        # logging arguments: they are Spark's; Python shell output goes to Glue's default
+        # log groups (PYTHON_SHELL_LOG_GROUPS).
         "--extra-py-files": library_uri,
-        "--enable-continuous-cloudwatch-log": "true",
-        "--continuous-log-logGroup": log_group_name,
         "--job-language": "python",
     }
 
@@ -475,7 +479,6 @@ def job_statements(
     workflow: pulumi.Input[str],
     bucket_arn: pulumi.Input[str],
     metrics_namespace: str,
-    log_group_arn: pulumi.Input[str],
 ) -> list[dict]:
     """What the jobs may do: the engine's calls plus what Athena does on their behalf
     (README, The Athena engine: the job role)."""
@@ -516,9 +519,12 @@ def job_statements(
             ["cloudwatch:PutMetricData"], ["*"], sid="FreshnessMetrics",
             conditions={"StringEquals": {"cloudwatch:namespace": metrics_namespace}},
         ),
+        # What AWSGlueServiceRole grants on Glue's log groups, narrowed to the two Python
+        # shell writes to; CreateLogGroup because in a fresh account they do not exist yet:
+        # https://docs.aws.amazon.com/glue/latest/dg/create-service-policy.html
         iam.allow(
-            ["logs:CreateLogStream", "logs:PutLogEvents"],
-            [iam.log_streams_of(log_group_arn),
+            ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            [*(arns.log_group(group) for group in PYTHON_SHELL_LOG_GROUPS),
              *(iam.log_streams_of(arns.log_group(group)) for group in PYTHON_SHELL_LOG_GROUPS)],
             sid="JobLogs",
         ),

@@ -8,26 +8,31 @@ from components.alerting import MISSING_IS_OK, AlarmSpec, Alerting, AlertingArgs
 
 TOPIC = "aws:sns/topic:Topic"
 ACCOUNT = "111122223333"
+REGION = "eu-west-1"
 
 
 def test_alarms_and_eventbridge_of_this_account_may_publish_over_tls_only(build):
-    graph = build(lambda: Alerting("alerts", AlertingArgs(account_id=ACCOUNT)))
+    graph = build(lambda: Alerting("alerts", AlertingArgs(account_id=ACCOUNT, region=REGION)))
     topic_arn = graph.one(TOPIC).outputs["arn"]
 
     policy = graph.policy("aws:sns/topicPolicy:TopicPolicy")
     statements = {statement["Sid"]: statement for statement in policy["Statement"]}
 
-    for sid, service in (
-        ("CloudWatchAlarms", "cloudwatch.amazonaws.com"),
-        ("EventBridgeRules", "events.amazonaws.com"),
-    ):
+    # Each publisher guarded by the key its documentation names (tests/contracts/
+    # test_trust_policies.py): CloudWatch by the alarm's ARN, EventBridge by the account.
+    for sid, service, condition in (
+        ("CloudWatchAlarms", "cloudwatch.amazonaws.com",
+         {"ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:*"}}),
+        ("EventBridgeRules", "events.amazonaws.com",
+         {"StringEquals": {"aws:SourceAccount": ACCOUNT}}),
+    ):  # fmt: skip
         assert statements[sid] == {
             "Sid": sid,
             "Effect": "Allow",
             "Principal": {"Service": service},
             "Action": ["sns:Publish"],
             "Resource": [topic_arn],
-            "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+            "Condition": condition,
         }
     assert statements["DenyInsecureTransport"]["Effect"] == "Deny"
     assert graph.inputs("aws:sns/topicPolicy:TopicPolicy")["arn"] == topic_arn

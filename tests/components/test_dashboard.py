@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime
+from unittest import mock
 
 import pulumi
 import pytest
 from parliament import analyze_policy_string
 
+from components import dashboard as dashboard_module
 from components.dashboard import DashboardArgs, DashboardComponent
 from components.grafana_config import GrafanaConfig
 from components.plan import GRAFANA_WORKSPACE_ID, SECRET_SIG, SIG_KEY
@@ -35,7 +38,6 @@ PROVIDER = "pulumi:providers:grafana"
 DATA_SOURCE = "grafana:oss/dataSource:DataSource"
 FOLDER = "grafana:oss/folder:Folder"
 DASHBOARD = "grafana:oss/dashboard:Dashboard"
-ROTATING = "time:index/rotating:Rotating"
 
 
 @pytest.fixture
@@ -123,17 +125,30 @@ def test_the_workspace_policy_is_parliament_clean_and_scoped(dashboard):
     assert all(f":{ACCOUNT}:" in r or r.startswith(f"arn:aws:s3:::{BUCKET}") for r in resources)
 
 
-def test_the_token_is_rotated_before_its_30_day_expiry(dashboard):
-    graph, _ = dashboard(MANAGED)
+def at(moment: str):
+    """The deploy's clock stopped at an ISO time."""
+    return mock.patch.object(dashboard_module, "utc_now", lambda: datetime.fromisoformat(moment))
+
+
+def test_a_plain_up_of_a_new_20_day_period_replaces_the_token_before_it_expires(dashboard):
+    # 2026-01-01 lies in the period that began 2025-12-18 (20-day periods from the epoch).
+    with at("2026-01-01T00:00:00+00:00"):
+        graph, _ = dashboard(MANAGED)
+    with at("2026-01-06T23:59:59+00:00"):
+        same_period, _ = dashboard(MANAGED)
+    with at("2026-01-07T00:00:00+00:00"):
+        next_period, _ = dashboard(MANAGED)
 
     token = graph.inputs(TOKEN_TYPE)
-    rotation = graph.one(ROTATING)
     account = graph.one("aws:grafana/workspaceServiceAccount:WorkspaceServiceAccount")
-
     assert token["secondsToLive"] == 30 * 24 * 3600
-    assert rotation.inputs["rotationDays"] < 30
-    # The token's name carries the rotation period: a new period replaces the token.
-    assert token["name"] == f"dash-{rotation.outputs['unix']}"
+    # The name carries the period's start; the next period's name (a new token) comes from
+    # the program alone: no resource has to be refreshed, so no Grafana call is made with
+    # the old token, however expired.
+    assert token["name"] == "dash-1766016000"  # 2025-12-18T00:00:00Z
+    assert same_period.inputs(TOKEN_TYPE)["name"] == "dash-1766016000"
+    assert next_period.inputs(TOKEN_TYPE)["name"] == "dash-1767744000"  # 2026-01-07
+    assert [r.type for r in graph.resources if r.type.startswith("time:")] == []
     assert token["serviceAccountId"] == account.outputs["serviceAccountId"]
     assert account.inputs["grafanaRole"] == "ADMIN"
 

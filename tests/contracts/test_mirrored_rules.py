@@ -35,8 +35,8 @@ def test_the_timeout_derivation_uses_the_handlers_pacing_constants():
 def test_the_powertools_layer_is_the_release_the_tests_run_against():
     pins = {pin.name: pin.version for pin in read_lock(PROJECT_ROOT / "requirements.txt")}
 
-    assert pins["aws-lambda-powertools"] == ingestion.POWERTOOLS_VERSION
-    assert importlib.metadata.version("aws-lambda-powertools") == ingestion.POWERTOOLS_VERSION
+    assert pins["aws-lambda-powertools"] == ingestion.powertools_version()
+    assert importlib.metadata.version("aws-lambda-powertools") == ingestion.powertools_version()
 
 
 def test_the_function_runtime_is_the_one_the_artifact_is_built_for():
