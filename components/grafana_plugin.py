@@ -12,6 +12,12 @@ provider resource installs plugins. `GrafanaPlugin` does it with a service-accou
 The token is an input only: it is left out of the outputs, of every error and every log
 line (responses are scrubbed of it too), and the provider object (pickled into the state)
 never holds it.
+
+Pulumi pickles the provider into every stack's state by reference to this module's path
+and the class name (`components.grafana_plugin.GrafanaPluginProvider`); refresh, update
+and destroy load it from the state. Moving or renaming this module or the class breaks
+them for every stack deployed before, silently until the next run: a test pins both
+(tests/components/test_grafana_plugin.py, docs/aws-constraints.md).
 """
 
 from __future__ import annotations

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 # Pulumi's auto-names append "-" and 7 hex characters to the resource name.
 AUTO_NAME_SAMPLE = "-0123abc"
-# The longest role resource name after "<project>-<stack>" (DashboardComponent's workspace
-# role; the ingestion roles are two characters shorter). It counts even without Grafana:
-# a stack cannot be renamed, and Grafana may be turned on later.
-LONGEST_ROLE_SUFFIX = "-grafana-workspace-role"
+# The longest role resource name after "<project>-<stack>" (the ingestion function's; the
+# schedule's and Firehose's are as long). Grafana's workspace role is two characters
+# longer, but with Grafana its uids bound the stack name far below that.
+LONGEST_ROLE_SUFFIX = "-ingest-function-role"
 BUCKET_SUFFIX = "-lake-bucket"
 # The Athena data source's uid (the dashboard's `-grafana-prices` is as long).
 GRAFANA_UID_SUFFIX = "-grafana-athena"

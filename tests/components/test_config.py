@@ -193,3 +193,42 @@ def test_symbols_that_cannot_fit_in_lambdas_limit_name_the_knobs(load):
         "Lambda timeout, more than Lambda's 900 s: list at most 60 symbols, or raise "
         "stockpipe:callsPerMinute to at least 6"
     ) in str(raised.value)
+
+
+LAYER = "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-arm64:18"
+
+
+def test_a_pinned_powertools_layer_arn_is_read_and_absent_means_the_lookup(load):
+    assert load(powertoolsLayerArn=LAYER).powertools_layer_arn == LAYER
+    assert load().powertools_layer_arn is None
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("AWSLambdaPowertoolsPythonV3-python312-arm64:18", "must be a Lambda layer version ARN"),
+        (LAYER.rsplit(":", 1)[0], "must be a Lambda layer version ARN"),  # no version
+        (LAYER.replace("us-east-1", "eu-west-1"), "is in region eu-west-1; a function in us-east-1"),
+    ],
+)
+def test_a_bad_powertools_layer_arn_fails_preview_naming_the_setting(value, message):
+    configure("dev", {KEY: TEST_API_KEY, "aws:region": "us-east-1",
+                      "stockpipe:powertoolsLayerArn": value}, [KEY])  # fmt: skip
+    try:
+        with pytest.raises(StackConfigError) as raised:
+            load_stack_config(pulumi.Config("stockpipe"), "dev")
+    finally:
+        configure("dev", {}, [])
+
+    (line,) = [line for line in str(raised.value).splitlines() if "powertoolsLayerArn" in line]
+    assert line.startswith(f"  - stockpipe:powertoolsLayerArn={value!r} ")
+    assert message in line
+
+
+def test_a_stack_name_aws_cannot_carry_fails_preview_with_the_rule_it_breaks(load):
+    with pytest.raises(StackConfigError) as raised:
+        load("Feature_X")
+
+    message = str(raised.value)
+    assert "stack name 'Feature_X' does not fit the S3 bucket name" in message
+    assert "Traceback" not in message

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -12,7 +14,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from pulumi.dynamic.dynamic import serialize_provider
+
 from components.grafana_plugin import GrafanaPluginError, GrafanaPluginProvider
+from components.plan import PROJECT_ROOT
 
 PLUGIN = "grafana-athena-datasource"
 TOKEN = "glsa_plugin-test-token-0a1b2c3d4e"
@@ -248,3 +253,31 @@ def test_the_token_is_in_no_error_log_line_or_output(grafana, caplog, monkeypatc
     assert "token" not in updated
     assert TOKEN not in json.dumps([outs, updated])
     assert TOKEN not in repr(vars(provider))  # the pickled provider holds no token
+
+
+# The provider as every stack's state holds it (`__provider` of the plugin resource): Pulumi
+# pickles the provider by reference to its module and class, and refresh, update and
+# destroy load it from the state, not from the program. Moving or renaming
+# components/grafana_plugin.py or GrafanaPluginProvider breaks them for every stack
+# deployed before: keep both where they are (docs/aws-constraints.md).
+STATE_PROVIDER = (
+    "gASVOgAAAAAAAACMGWNvbXBvbmVudHMuZ3JhZmFuYV9wbHVnaW6UjBVHcmFmYW5hUGx1Z2luUHJvdmlkZXKUk5QpgZQu"
+)
+
+
+def test_the_program_writes_the_provider_reference_existing_states_hold():
+    assert serialize_provider(GrafanaPluginProvider()) == STATE_PROVIDER
+
+
+def test_a_provider_from_an_existing_state_loads_as_pulumis_provider_host_loads_it():
+    # A fresh interpreter in the project directory, as `pulumi refresh` or `destroy` start
+    # the dynamic provider host: base64, then dill (pulumi/dynamic/__main__.py).
+    loaded = subprocess.run(  # noqa: S603 (our own interpreter and a fixed program)
+        [sys.executable, "-c",
+         "import base64, sys, dill; provider = dill.loads(base64.b64decode(sys.argv[1])); "
+         "print(type(provider).__module__, type(provider).__qualname__)", STATE_PROVIDER],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.split() == ["components.grafana_plugin", "GrafanaPluginProvider"]

@@ -6,7 +6,12 @@ from collections.abc import Callable
 
 import pytest
 
-from components.ingestion import IngestionArgs, IngestionComponent
+from components.ingestion import (
+    IngestionArgs,
+    IngestionComponent,
+    powertools_layer_parameter,
+    powertools_version,
+)
 from components.plan import POWERTOOLS_LAYER, REGION
 from tests.components.conftest import TEST_API_KEY, TEST_CODE, Graph
 
@@ -64,6 +69,32 @@ def test_the_powertools_layer_is_resolved_for_the_pinned_release(ingestion, pulu
             {"name": "/aws/service/powertools/python/arm64/python3.12/3.37.0"},
         )
     ]
+
+
+def test_a_pinned_layer_arn_replaces_the_lookup(ingestion, pulumi_mocks):
+    pinned = f"arn:aws:lambda:{REGION}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-arm64:7"
+
+    graph = ingestion(powertools_layer_arn=pinned)
+
+    assert graph.inputs(FUNCTION)["layers"] == [pinned]
+    assert pulumi_mocks.invokes == []  # preview no longer depends on the SSM parameter
+
+
+def test_the_powertools_release_is_read_from_the_lock(tmp_path):
+    lock = tmp_path / "requirements.txt"
+    lock.write_text(
+        "aws-embedded-metrics==1.0 \\\n    --hash=sha256:00\n"
+        "aws-lambda-powertools==3.99.1 \\\n    --hash=sha256:00\n",
+        encoding="utf-8",
+    )
+
+    assert powertools_version(lock) == "3.99.1"
+    assert powertools_layer_parameter("3.99.1") == (
+        "/aws/service/powertools/python/arm64/python3.12/3.99.1"
+    )
+    lock.write_text("boto3==1.0\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="pins no aws-lambda-powertools"):
+        powertools_version(lock)
 
 
 def test_the_function_logs_to_its_own_log_group_with_retention(ingestion):

@@ -160,6 +160,21 @@ def test_four_python_shell_jobs_run_one_script_with_their_step(graph_of):
         assert arguments["--symbols"] == "AMD,NVDA,INTC,MU,QCOM,TXN,AMAT,AVGO,LSCC,KLAC"
 
 
+def test_python_shell_logs_to_glues_default_groups_which_the_role_may_create(graph_of):
+    graph = graph_of()
+    policy = graph.policy("aws:iam/rolePolicy:RolePolicy", "job-policy")
+    (logs,) = [s for s in policy["Statement"] if s["Sid"] == "JobLogs"]
+    groups = [f"arn:aws:logs:us-east-1:123456789012:log-group:/aws-glue/python-jobs/{kind}"
+              for kind in ("output", "error")]  # fmt: skip
+
+    # Glue's documented Python-shell log groups (account-wide: the stack creates none, so
+    # two stacks in one account never collide over them), created on first use.
+    assert logs["Action"] == ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]
+    assert logs["Resource"] == [*groups, *(f"{group}:log-stream:*" for group in groups)]
+    assert [g.name for g in graph.of_type("aws:cloudwatch/logGroup:LogGroup")
+            if "-wap-" in g.name] == []  # fmt: skip
+
+
 def test_the_triggers_chain_crawler_and_steps_on_success_only(graph_of):
     graph = graph_of()
     names = {r.outputs["name"]: r.name for r in graph.of_type(JOB) + graph.of_type(CRAWLER)}

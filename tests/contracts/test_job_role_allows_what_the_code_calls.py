@@ -57,6 +57,7 @@ ATHENA_ON_BEHALF = {
 }
 # Granted for the Glue runtime, not for calls in our code.
 GLUE_RUNTIME = {
+    "logs:CreateLogGroup": "Glue creates its default Python-shell log groups in a fresh account",
     "logs:CreateLogStream": "Glue streams the job's output to its log groups",
     "logs:PutLogEvents": "Glue streams the job's output to its log groups",
 }
