@@ -10,9 +10,9 @@ import pulumi_aws as aws
 from components.alerting import Alerting, AlertingArgs
 from components.artifacts import glue_job_library, glue_job_script, lambda_archive
 from components.config import load_stack_config
-from components.stack_name import database_name
 from components.dashboard import DashboardArgs, DashboardComponent
 from components.ingestion import IngestionArgs, IngestionComponent
+from components.stack_name import database_name
 from components.storage import PROD_PREFIX, DataLake, DataLakeArgs
 from components.wap_workflow import (
     ANALYTICS_RESULTS_PREFIX,

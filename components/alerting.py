@@ -59,7 +59,9 @@ class Alerting(pulumi.ComponentResource):
         # Each publisher is guarded by the key its documentation names: CloudWatch by the
         # alarm's ARN (https://repost.aws/knowledge-center/cloudwatch-receive-sns-for-alarm-trigger),
         # EventBridge by the rule's account (https://docs.aws.amazon.com/eventbridge/latest/userguide/cross-service-confused-deputy-prevention.html).
-        alarms = pulumi.Output.concat(f"arn:aws:cloudwatch:{args.region}:", args.account_id, ":alarm:*")
+        alarms = pulumi.Output.concat(
+            f"arn:aws:cloudwatch:{args.region}:", args.account_id, ":alarm:*"
+        )
         aws.sns.TopicPolicy(
             f"{name}-topic-policy",
             arn=topic.arn,

@@ -170,11 +170,11 @@ def _wheel_metadata(entries: dict[str, bytes]) -> dict[str, bytes]:
             f"Requires-Python: >={GLUE_PYTHON}\n"
         ).encode(),
         f"{info}/WHEEL": (
-            "Wheel-Version: 1.0\n"
-            "Generator: stockpipe components.artifacts\n"
-            "Root-Is-Purelib: true\n"
-            "Tag: py3-none-any\n"
-        ).encode(),
+            b"Wheel-Version: 1.0\n"
+            b"Generator: stockpipe components.artifacts\n"
+            b"Root-Is-Purelib: true\n"
+            b"Tag: py3-none-any\n"
+        ),
     }
     lines = []
     for name, content in sorted({**entries, **metadata}.items()):

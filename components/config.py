@@ -81,9 +81,9 @@ LOG_RETENTION_CHOICES = (
 # The ticker rule of runtime/ingest/settings.py (SYMBOL_PATTERN).
 SYMBOL_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9.\-]{0,11}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-# A Lambda layer version ARN (partition, region, account, layer name, version); the
-# layer must be in the function's region:
-# https://docs.aws.amazon.com/lambda/latest/dg/adding-layers.html
+# A Lambda layer version ARN (partition, region, account, layer name, version). Layers are
+# regional: a function uses a layer version of its own region, which is why AWS publishes
+# Powertools per region (https://aws.amazon.com/blogs/compute/deploying-aws-lambda-layers-automatically-across-multiple-regions/).
 LAYER_ARN_PATTERN = re.compile(
     r"^arn:aws[a-z-]*:lambda:(?P<region>[a-z]{2}(?:-[a-z]+)+-\d):\d{12}:layer:[A-Za-z0-9_-]{1,140}:\d+$"
 )

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pulumi
 import pulumi_aws as aws
@@ -72,7 +72,7 @@ class DashboardArgs:
 
 def utc_now() -> datetime:
     """The deploy's clock (components/plan.py fixes it, so the plan snapshots are stable)."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def token_name(name: str, now: datetime) -> str:

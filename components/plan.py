@@ -20,7 +20,7 @@ import runpy
 import sys
 import warnings
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -48,7 +48,7 @@ CALLER_IDENTITY_INVOKE = "aws:index/getCallerIdentity:getCallerIdentity"
 GET_PARAMETER_INVOKE = "aws:ssm/getParameter:getParameter"
 # The plan's clock: what the program derives from the time (the Grafana token's rotation
 # period) stays the same from one plan to the next.
-PLAN_NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+PLAN_NOW = datetime(2026, 1, 1, tzinfo=UTC)
 POWERTOOLS_LAYER = (
     "arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-arm64:{n}"
 )
@@ -313,9 +313,9 @@ def run_program(
         runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")
         return pulumi.Output.all(**root.outputs).apply(exports.update)
 
-    from components import dashboard  # noqa: PLC0415 (infrastructure after the mocks)
+    from components import dashboard  # infrastructure, imported once the mocks are set
 
-    with mock.patch.object(dashboard, "utc_now", lambda: PLAN_NOW):
+    with mock.patch.object(dashboard, "utc_now", return_value=PLAN_NOW):
         run()
     return ProgramRun(list(mocks.resources), exports)
 

@@ -3,8 +3,9 @@
 A Pulumi stack name may hold upper-case letters, `_`, `.` and up to 100 characters; the
 names the stack derives from it may not. Each check below rebuilds one derived name the
 longest way the components build it (auto-names add a dash and 7 hex characters) and
-tells which rule it breaks (the Glue database name is derived so that it always fits), so a bad name fails `pulumi preview` with one line each
-instead of a resource failing half-way through `pulumi up`.
+tells which rule it breaks, so a bad name fails `pulumi preview` with one line each instead
+of a resource failing half-way through `pulumi up`. The Glue database name is derived so
+that it always fits.
 """
 
 from __future__ import annotations

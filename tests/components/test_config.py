@@ -208,7 +208,7 @@ def test_a_pinned_powertools_layer_arn_is_read_and_absent_means_the_lookup(load)
     [
         ("AWSLambdaPowertoolsPythonV3-python312-arm64:18", "must be a Lambda layer version ARN"),
         (LAYER.rsplit(":", 1)[0], "must be a Lambda layer version ARN"),  # no version
-        (LAYER.replace("us-east-1", "eu-west-1"), "is in region eu-west-1; a function in us-east-1"),
+        (LAYER.replace("us-east-1", "eu-west-1"), "in region eu-west-1; a function in us-east-1"),
     ],
 )
 def test_a_bad_powertools_layer_arn_fails_preview_naming_the_setting(value, message):

@@ -127,7 +127,9 @@ def test_the_workspace_policy_is_parliament_clean_and_scoped(dashboard):
 
 def at(moment: str):
     """The deploy's clock stopped at an ISO time."""
-    return mock.patch.object(dashboard_module, "utc_now", lambda: datetime.fromisoformat(moment))
+    return mock.patch.object(
+        dashboard_module, "utc_now", return_value=datetime.fromisoformat(moment)
+    )
 
 
 def test_a_plain_up_of_a_new_20_day_period_replaces_the_token_before_it_expires(dashboard):

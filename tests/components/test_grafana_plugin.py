@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-
 from pulumi.dynamic.dynamic import serialize_provider
 
 from components.grafana_plugin import GrafanaPluginError, GrafanaPluginProvider

@@ -61,7 +61,11 @@ def test_a_prefix_must_end_with_a_slash():
 
 def test_log_stream_pattern_and_trust_policy_with_source_account():
     streams = resolved(iam.log_streams_of("arn:aws:logs:us-east-1:1:log-group:g"))
-    trust = json.loads(resolved(iam.assume_role_policy("scheduler.amazonaws.com", iam.from_account("111122223333"))))
+    trust = json.loads(
+        resolved(
+            iam.assume_role_policy("scheduler.amazonaws.com", iam.from_account("111122223333"))
+        )
+    )
 
     assert streams == "arn:aws:logs:us-east-1:1:log-group:g:log-stream:*"
     assert trust["Statement"] == [

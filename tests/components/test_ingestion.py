@@ -72,7 +72,7 @@ def test_the_powertools_layer_is_resolved_for_the_pinned_release(ingestion, pulu
 
 
 def test_a_pinned_layer_arn_replaces_the_lookup(ingestion, pulumi_mocks):
-    pinned = f"arn:aws:lambda:{REGION}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-arm64:7"
+    pinned = POWERTOOLS_LAYER.format(region=REGION, n=7)
 
     graph = ingestion(powertools_layer_arn=pinned)
 

@@ -49,7 +49,11 @@ def test_with_grafana_its_uids_bound_the_name_at_15_characters():
 
 @pytest.mark.parametrize(
     ("stack", "database"),
-    [("dev", "stockpipe_dev"), ("feature-x1", "stockpipe_feature_x1"), ("Eu.Prod", "stockpipe_eu_prod")],
+    [
+        ("dev", "stockpipe_dev"),
+        ("feature-x1", "stockpipe_feature_x1"),
+        ("Eu.Prod", "stockpipe_eu_prod"),
+    ],
 )
 def test_the_glue_database_name_is_derived_to_fit_athena(stack, database):
     assert database_name(PROJECT, stack) == database
@@ -74,6 +78,7 @@ def test_the_longest_passing_names_give_names_aws_accepts(
         names[resource.type].append(resource.outputs.get("name") or resource.outputs.get("bucket"))
     assert max(len(name) for name in names["aws:iam/role:Role"]) <= 64
     (bucket,) = names["aws:s3/bucket:Bucket"]
-    assert len(bucket) <= 63 and re.fullmatch(r"[a-z0-9][a-z0-9-]*[a-z0-9]", bucket)
+    assert len(bucket) <= 63
+    assert re.fullmatch(r"[a-z0-9][a-z0-9-]*[a-z0-9]", bucket)
     uids = [r.inputs.get("uid") for r in run.resources if r.type.startswith("grafana:oss/")]
     assert all(len(uid) <= 40 for uid in uids if uid)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from components.plan import PROJECT_ROOT
-from tests.components.conftest import Graph, plain, stack_graph  # noqa: F401 (a fixture)
+from tests.components.conftest import Graph, cached_graph, plain, stack_graph  # noqa: F401
 
 # The ingestion tests' fixtures (moto, the fake API, fake time, a fresh Powertools state).
 from tests.runtime.ingest.conftest import (  # noqa: F401

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import pytest
 
 from components.plan import ACCOUNT_ID, PROJECT_ROOT, REGION
-from tests.components.conftest import cached_graph, plain  # noqa: F401 (a fixture)
+from tests.components.conftest import plain
 
 ROLE = "aws:iam/role:Role"
 TOPIC_POLICY = "aws:sns/topicPolicy:TopicPolicy"
@@ -79,6 +79,9 @@ RESOURCE_POLICY_TRUST = {
 }
 
 
+TABLES = [("role", ROLE_TRUST), ("resource", RESOURCE_POLICY_TRUST)]
+
+
 def allowed_services(document: dict) -> list[tuple[str, dict]]:
     """(service principal, condition) of every Allow statement naming a service."""
     found = []
@@ -110,17 +113,15 @@ def trusted(cached_graph) -> dict[str, dict[str, list[dict]]]:
     return found
 
 
-@pytest.mark.parametrize(("kind", "table"), [("role", ROLE_TRUST), ("resource", RESOURCE_POLICY_TRUST)])
-def test_every_trusted_principal_has_a_row_and_only_its_documented_condition(
-    trusted, kind, table
-):
+@pytest.mark.parametrize(("kind", "table"), TABLES)
+def test_every_trusted_principal_has_a_row_and_only_its_documented_condition(trusted, kind, table):
     unlisted = sorted(set(trusted[kind]) - set(table))
     assert unlisted == [], f"add a row (with its documentation page) for {unlisted}"
     for service, conditions in trusted[kind].items():
         assert conditions == [table[service].condition] * len(conditions), service
 
 
-@pytest.mark.parametrize(("kind", "table"), [("role", ROLE_TRUST), ("resource", RESOURCE_POLICY_TRUST)])
+@pytest.mark.parametrize(("kind", "table"), TABLES)
 def test_every_row_is_a_principal_the_stack_trusts(trusted, kind, table):
     assert set(table) == set(trusted[kind])
 
