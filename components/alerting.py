@@ -22,11 +22,11 @@ MISSING_IS_BAD = "breaching"
 
 @dataclass
 class AlertingArgs:
+    # The account and region whose alarms and rules may publish (confused-deputy guard).
+    account_id: pulumi.Input[str]
+    region: str
     # Subscribed by email when set (the address must confirm the subscription).
     alert_email: str | None = None
-    # The account and region whose alarms and rules may publish (confused-deputy guard).
-    account_id: pulumi.Input[str] = ""
-    region: str = ""
 
 
 @dataclass(frozen=True)

@@ -40,9 +40,12 @@ def test_alarms_and_eventbridge_of_this_account_may_publish_over_tls_only(build)
 
 
 def test_an_email_subscription_exists_only_when_an_address_is_set(build):
-    without = build(lambda: Alerting("alerts", AlertingArgs(account_id=ACCOUNT)))
+    without = build(lambda: Alerting("alerts", AlertingArgs(account_id=ACCOUNT, region=REGION)))
     with_email = build(
-        lambda: Alerting("alerts", AlertingArgs(alert_email="ops@example.org", account_id=ACCOUNT))
+        lambda: Alerting(
+            "alerts",
+            AlertingArgs(alert_email="ops@example.org", account_id=ACCOUNT, region=REGION),
+        )
     )
 
     assert without.of_type("aws:sns/topicSubscription:TopicSubscription") == []
