@@ -408,7 +408,7 @@ def stacks(project_dir: Path = PROJECT_ROOT) -> list[str]:
     return sorted(path.name.split(".")[1] for path in project_dir.glob("Pulumi.*.yaml"))
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, project_dir: Path = PROJECT_ROOT) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m components.plan",
         description="Run the Pulumi program under mocks and print or check its resource tree.",
@@ -418,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--update", action="store_true", help="rewrite every stack's snapshot")
     mode.add_argument("--check", action="store_true", help="fail when a snapshot is stale")
     args = parser.parse_args(argv)
-    known = stacks()
+    known = stacks(project_dir)
     chosen = [args.stack] if args.stack else known
     if not chosen or (args.stack and args.stack not in known):
         print(f"error: unknown stack {args.stack!r}; stacks: {', '.join(known)}", file=sys.stderr)
@@ -428,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
 
     for stack in chosen:
         try:
-            stack_config(stack)
+            stack_config(stack, project_dir)
         except StackFileError as error:
             print(f"error: stack {stack}: {error}", file=sys.stderr)
             return 1
@@ -437,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
     stale = []
     for stack in chosen:
         try:
-            tree = render(run_program(mocks, stack).resources)
+            tree = render(run_program(mocks, stack, project_dir=project_dir).resources)
         except pulumi.RunError as error:
             print(f"error: stack {stack}: {error}", file=sys.stderr)
             return 1

@@ -193,3 +193,26 @@ def test_symbols_that_cannot_fit_in_lambdas_limit_name_the_knobs(load):
         "Lambda timeout, more than Lambda's 900 s: list at most 60 symbols, or raise "
         "stockpipe:callsPerMinute to at least 6"
     ) in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "key", ["symbols", "schedule", "alertEmail", "scheduleTimezone", "callsPerMinute"]
+)
+def test_a_key_set_to_an_empty_value_is_refused_not_read_as_the_default(load, key):
+    with pytest.raises(StackConfigError) as raised:
+        load(**{key: ""})
+
+    assert f"stockpipe:{key} is set but empty" in str(raised.value)
+    assert f"pulumi config rm stockpipe:{key}" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("expression", "allowed"),
+    [
+        ("cron(0 22 ? * 8 *)", "values 1-7 or SUN-SAT"),
+        ("cron(0 22 ? 13 MON *)", "values 1-12 or JAN-DEC"),
+        ("cron(0 24 ? * MON *)", "(values 0-23)"),
+    ],
+)
+def test_a_bad_cron_field_names_every_spelling_it_accepts(expression, allowed):
+    assert allowed in schedule_problem(expression)
