@@ -3,6 +3,7 @@ report reads only the window it shows (plus the per-symbol summary)."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import re
@@ -668,10 +669,11 @@ def test_every_line_of_a_log_chart_sits_between_two_labelled_1_2_5_ticks(
               for point in points.split()]  # fmt: skip
         tick_ys = [y for y, _ in labels]
         # SVG y grows downwards: the lowest value has the largest y.
-        assert min(tick_ys) <= min(ys) and max(ys) <= max(tick_ys), (panel.id, labels)
+        assert min(tick_ys) <= min(ys), (panel.id, labels)  # a label above the highest value
+        assert max(ys) <= max(tick_ys), (panel.id, labels)  # and one below the lowest
         if panel.unit == "currencyUSD":
             values = [float(text.strip("$").replace(",", "")) for _, text in labels]
             mantissas = {f"{value:.3e}".split("e")[0] for value in values}
             # each decade's 1-2-5, or (a narrow range) evenly spaced steps
-            spacing = {round(b - a, 6) for a, b in zip(values, values[1:], strict=False)}
+            spacing = {round(b - a, 6) for a, b in itertools.pairwise(values)}
             assert mantissas <= {"1.000", "2.000", "5.000"} or len(spacing) == 1, labels
