@@ -95,7 +95,8 @@ def rebuild(lake: Path, console: Console, *, wait_seconds: float, today: date | 
         return 1
     console.summary(
         f"rebuilt {lake} from its raw zone: run {run_id} published {published.rows_added:,} "
-        f"rows (years: {', '.join(map(str, published.years)) or 'none'})"
+        f"rows (years: {', '.join(map(str, published.years)) or 'none'}); the next run or "
+        "`report` redraws the report"
     )
     return 0
 
