@@ -62,6 +62,12 @@ format: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(BIN)/python -m runtime.local run --source sample --outputsize full --data-dir $(DATA_DIR)
 
+# docs/report.png anew: the demo's report in headless Chromium (STOCKPIPE_CHROMIUM, default
+# /usr/bin/chromium: Debian's `chromium` package).
+.PHONY: screenshot
+screenshot: $(VENV)/.installed
+	$(BIN)/python -m tools.screenshot
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
 

@@ -83,8 +83,7 @@ def test_a_damaged_parquet_file_is_rebuilt_from_raw_keeping_history_and_the_old_
 
     out = rebuild(data_dir, capsys)
 
-    for step in STEPS:
-        assert f"\n{step}" in f"\n{out}" and f"{step} " in out, step
+    for step in STEPS:  # a progress line per step
         assert any(line.startswith(step) and " done in " in line for line in out.splitlines())
     (aside,) = data_dir.glob("lake-before-rebuild-*")
     assert f"the lake before the rebuild is kept in {aside}" in out
