@@ -3,11 +3,13 @@ a console error or a network request, every chart panel draws a line per symbol,
 on a legend entry highlights that symbol in every chart.
 
 Skipped, saying how to install one, where no Chromium is found (STOCKPIPE_CHROMIUM, default
-/usr/bin/chromium); CI installs Debian's `chromium` (.ci/chromium) so it always runs there.
+/usr/bin/chromium); CI installs one (.ci/chromium) and sets STOCKPIPE_BROWSER_REQUIRED, which
+turns that skip into a failure.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +19,17 @@ from runtime.panels import TIME_SERIES_FORMAT, load_panels
 from tests.runtime.local.test_cli import AS_OF, SYMBOLS, run_day
 from tools.browser import chromium, missing_chromium
 
-pytestmark = pytest.mark.skipif(missing_chromium() is not None, reason=str(missing_chromium()))
+
+@pytest.fixture(scope="module", autouse=True)
+def _a_browser() -> None:
+    problem = missing_chromium()
+    if problem and os.environ.get(REQUIRED_ENV):
+        pytest.fail(f"{REQUIRED_ENV} is set: {problem}")
+    if problem:
+        pytest.skip(problem)
+
+
+REQUIRED_ENV = "STOCKPIPE_BROWSER_REQUIRED"
 
 CHART_PANELS = [panel for panel in load_panels() if panel.format == TIME_SERIES_FORMAT]
 
