@@ -28,7 +28,7 @@ import duckdb
 from runtime.ingest.settings import DEFAULT_SYMBOLS
 from runtime.local.console import Console
 from runtime.local.options import UsageError
-from runtime.wap import steps
+from runtime.wap import raw_zone, steps
 from runtime.wap.config import DQ_TABLE, REPLACED_TABLE, WapConfig, new_run_id
 from runtime.wap.engines import local_catalog
 from runtime.wap.engines.duckdb_engine import DuckDBEngine
@@ -75,6 +75,11 @@ def rebuild(lake: Path, console: Console, *, wait_seconds: float, today: date | 
             console.progress(
                 f"  {staging.staged_rows:,} rows staged from {staging.raw_objects:,} raw objects"
             )
+            if staging.raw_objects_deferred:
+                console.summary(
+                    f"{staging.raw_objects_deferred:,} more raw objects are left for the next "
+                    f"run (one query names at most {raw_zone.MAX_NAMED_OBJECTS:,})"
+                )
             with console.step("audit"):
                 audit = steps.audit(engine, config, run_id, as_of=today)
             published = None

@@ -78,8 +78,8 @@ def test_a_damaged_parquet_file_is_rebuilt_from_raw_keeping_history_and_the_old_
     history = run_ids(data_dir, capsys)
     damaged = published_file(data_dir, "daily_prices", "2024")
     damaged.write_bytes(b"PAR1 this is not a parquet file")
-    assert run_day(data_dir, TUESDAY) == 1  # the damage stops every run
-    one_line_error(capsys)
+    assert run_day(data_dir, TUESDAY) == 1  # the damage stops every run, naming the way out
+    assert f"python -m runtime.local rebuild --data-dir {data_dir}" in one_line_error(capsys)
 
     out = rebuild(data_dir, capsys)
 
@@ -109,7 +109,7 @@ def test_a_lost_catalog_and_catalog_history_rebuild_and_say_what_could_not_be_ke
     (data_dir / "lake" / "_catalog.json").unlink()
     shutil.rmtree(data_dir / "lake" / "_catalog_history")
     assert run_day(data_dir, TUESDAY) == 1  # no run goes on without its catalog
-    one_line_error(capsys)
+    assert f"python -m runtime.local rebuild --data-dir {data_dir}" in one_line_error(capsys)
 
     out = rebuild(data_dir, capsys)
 
