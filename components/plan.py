@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import runpy
 import sys
 import warnings
@@ -418,6 +419,9 @@ def main(argv: list[str] | None = None, project_dir: Path = PROJECT_ROOT) -> int
     mode.add_argument("--update", action="store_true", help="rewrite every stack's snapshot")
     mode.add_argument("--check", action="store_true", help="fail when a snapshot is stale")
     args = parser.parse_args(argv)
+    # The program's warnings (pulumi.log.warn, e.g. an unknown aws:region) reach the mocks'
+    # engine as log records: one line each, marked as `pulumi preview` marks them.
+    logging.basicConfig(format="warning: %(message)s", level=logging.WARNING)
     known = stacks(project_dir)
     chosen = [args.stack] if args.stack else known
     if not chosen or (args.stack and args.stack not in known):
