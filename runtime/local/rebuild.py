@@ -60,6 +60,8 @@ def rebuild(lake: Path, console: Console, *, wait_seconds: float, today: date | 
         aside = _aside_path(lake)
         with console.step("set aside", f"the lake before the rebuild -> {aside}"):
             _move_aside(lake, aside)
+        # Said first, so a rebuild that stops halfway still tells where the old lake is.
+        console.summary(f"the lake before the rebuild is kept in {aside}")
         with console.step("carry history", ", ".join(HISTORY_TABLES)):
             carried = carry_history(aside, lake)
         for table, partitions in carried.kept.items():
@@ -90,7 +92,6 @@ def rebuild(lake: Path, console: Console, *, wait_seconds: float, today: date | 
             engine.close()
     for line in carried.lost:
         console.summary(f"could not keep: {line}")
-    console.summary(f"the lake before the rebuild is kept in {aside}")
     if published is None:
         console.error(
             f"rebuilt {lake} from its raw zone, but the audit blocked publication of run "
