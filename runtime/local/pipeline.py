@@ -7,7 +7,7 @@ local lake directory stands in for S3 and DuckDB for Athena.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -44,6 +44,9 @@ ALPHAVANTAGE = "alphavantage"
 LOCAL_TIME_BUDGET_MS = 24 * 3600 * 1000
 # Which source filled a lake, so generated and real prices never mix in one.
 SOURCE_MARKER = "_source"
+# Why ingestion left a bar out (runtime/ingest/run.py): it may still change.
+SESSION_OPEN = "its session had not closed yet in New York"
+AFTER_TODAY = "dated after today in New York"
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,11 @@ def run_pipeline(request: RunRequest, console: Console, environ: Mapping[str, st
             # key leaves a fresh directory free for either.
             if any(lake.glob("raw/dt=*/*.csv")):
                 (lake / SOURCE_MARKER).write_text(f"{request.source}\n")
+    # After ingestion, not as they come: when no symbol landed or the key was refused, the
+    # run's one error line says it for every symbol.
+    for outcome in outcomes:
+        if outcome.status == FAILED:
+            console.error(f"{outcome.symbol} failed: {outcome.reason}")
     landed = len(result[SUCCEEDED])
     calls = call_counts(outcomes)
     console.summary(
@@ -102,7 +110,7 @@ def run_pipeline(request: RunRequest, console: Console, environ: Mapping[str, st
         f"{calls['calls']:,} API calls: {calls['throttled']:,} throttled, "
         f"{calls['retried']:,} retried)"
     )
-    for line in left_out_summary(outcomes):
+    for line in _left_out_summary(outcomes):
         console.summary(line)
     if not landed:
         console.error("no symbol landed, nothing to publish (reasons above)")
@@ -133,9 +141,7 @@ def _ingest(
 ):
     def on_symbol(outcome: SymbolOutcome) -> None:
         record(outcome)
-        if outcome.status == FAILED:
-            console.error(f"{outcome.symbol} failed: {outcome.reason}")
-        else:
+        if outcome.status != FAILED:  # failures are errors, printed once the run goes on
             console.progress(_describe(outcome))
 
     event = {"ingest_date": request.as_of.isoformat()}
@@ -190,11 +196,7 @@ def _describe(outcome: SymbolOutcome) -> str:
     return f"  {outcome.symbol:<6} {outcome.status}: {outcome.reason}"
 
 
-SESSION_OPEN = "its session had not closed yet in New York"
-AFTER_TODAY = "dated after today in New York"
-
-
-def left_out_summary(outcomes: list[SymbolOutcome]) -> list[str]:
+def _left_out_summary(outcomes: list[SymbolOutcome]) -> list[str]:
     """One line per reason bars were left out, for the whole run (not one per symbol)."""
     lines = []
     for reason, field_name, advice in (
@@ -211,7 +213,7 @@ def left_out_summary(outcomes: list[SymbolOutcome]) -> list[str]:
     return lines
 
 
-def _dates(days) -> str:
+def _dates(days: Iterable[date]) -> str:
     return ", ".join(day.isoformat() for day in days)
 
 
