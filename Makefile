@@ -7,10 +7,7 @@ DATA_DIR ?= .stockpipe
 .PHONY: test lint format demo clean lock lock-upgrade docs docs-serve diagrams
 
 # pip installs exactly the lock: every line pinned and hashed (--require-hashes), wheels only
-# (--only-binary). The packages in SOURCE_ONLY are published as source only: pip builds them
-# with the lock's setuptools, installed first, instead of a setuptools it would download
-# unchecked into an isolated build environment.
-SOURCE_ONLY := pulumiverse-time
+# (--only-binary), so nothing is built from source.
 PIP_INSTALL = $(BIN)/python -m pip install --quiet --disable-pip-version-check \
 	--require-hashes --only-binary=:all:
 
@@ -20,10 +17,7 @@ PIP_INSTALL = $(BIN)/python -m pip install --quiet --disable-pip-version-check \
 $(VENV)/.installed: requirements.txt components/lambda_requirements.txt
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
-	awk '/^setuptools==/ {p = 1} p {print; if ($$0 !~ /\\$$/) exit}' requirements.txt \
-		> $(VENV)/build-requirements.txt
-	$(PIP_INSTALL) -r $(VENV)/build-requirements.txt
-	$(PIP_INSTALL) --no-binary=$(SOURCE_ONLY) --no-build-isolation -r requirements.txt
+	$(PIP_INSTALL) -r requirements.txt
 	$(BIN)/python -m components.artifacts --wheels-only
 	touch $@
 
@@ -63,6 +57,12 @@ format: $(VENV)/.installed
 
 demo: $(VENV)/.installed
 	$(BIN)/python -m runtime.local run --source sample --outputsize full --data-dir $(DATA_DIR)
+
+# docs/report.png anew: the demo's report in headless Chromium (STOCKPIPE_CHROMIUM, default
+# /usr/bin/chromium: Debian's `chromium` package).
+.PHONY: screenshot
+screenshot: $(VENV)/.installed
+	$(BIN)/python -m tools.screenshot
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

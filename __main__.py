@@ -12,6 +12,7 @@ from components.artifacts import glue_job_library, glue_job_script, lambda_archi
 from components.config import load_stack_config
 from components.dashboard import DashboardArgs, DashboardComponent
 from components.ingestion import IngestionArgs, IngestionComponent
+from components.region import read_region
 from components.stack_name import database_name
 from components.storage import PROD_PREFIX, DataLake, DataLakeArgs
 from components.wap_workflow import (
@@ -23,7 +24,7 @@ from components.wap_workflow import (
 config = load_stack_config()
 project = pulumi.get_project()
 prefix = f"{project}-{config.stack}"
-region = pulumi.Config("aws").require("region")
+region = read_region()
 # One EMF/CloudWatch namespace per stack, for the Lambda's and the Glue job's metrics alike.
 metrics_namespace = f"{project}/{config.stack}"
 

@@ -66,9 +66,16 @@ class SymbolOutcome:
     attempts: int = 0
     throttled: int = 0
     fell_back_to_compact: bool = False
-    dropped_moving_bar: bool = False
+    #: Trade dates left out because their session had not closed yet (today in New York).
+    left_out_open: tuple[date, ...] = ()
+    #: Trade dates left out because they are after today in New York.
+    left_out_future: tuple[date, ...] = ()
     #: The API could not be reached (connection refused, unknown host).
     unreachable: bool = False
+
+    @property
+    def dropped_moving_bar(self) -> bool:
+        return bool(self.left_out_open or self.left_out_future)
 
 
 def run_ingestion(
@@ -232,12 +239,14 @@ class _Run:
         except ApiProblem as problem:
             return _from_problem(symbol, FAILED, problem)
 
-        bars = _final_bars(symbol, fetched.series.bars, asked_at)
+        bars, moving = _final_bars(symbol, fetched.series.bars, asked_at)
+        today_in_new_york = new_york_time(asked_at).date()
         common = {
             "attempts": fetched.attempts,
             "throttled": fetched.throttled,
             "fell_back_to_compact": fetched.output_size != self.plan.output_size,
-            "dropped_moving_bar": len(bars) < len(fetched.series.bars),
+            "left_out_open": tuple(day for day in moving if day <= today_in_new_york),
+            "left_out_future": tuple(day for day in moving if day > today_in_new_york),
         }
         if not bars:
             # An empty object says nothing, and a symbol that landed nothing did not succeed.
@@ -249,8 +258,10 @@ class _Run:
         return SymbolOutcome(symbol, SUCCEEDED, None, len(bars), location, **common)
 
 
-def _final_bars(symbol: str, bars: tuple[Bar, ...], asked_at: datetime) -> tuple[Bar, ...]:
-    """The bars whose session had closed at `asked_at`; the others are logged and left out."""
+def _final_bars(
+    symbol: str, bars: tuple[Bar, ...], asked_at: datetime
+) -> tuple[tuple[Bar, ...], list[date]]:
+    """The bars whose session had closed at `asked_at`, and the (logged) left-out dates."""
     final: list[Bar] = []
     moving: list[date] = []
     for bar in bars:
@@ -268,7 +279,7 @@ def _final_bars(symbol: str, bars: tuple[Bar, ...], asked_at: datetime) -> tuple
                 "session_close": session_close(min(moving)).isoformat(),
             },
         )
-    return tuple(final)
+    return tuple(final), sorted(moving)
 
 
 def _from_problem(symbol: str, status: str, problem: ApiProblem) -> SymbolOutcome:

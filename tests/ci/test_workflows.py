@@ -104,7 +104,9 @@ def test_the_test_workflow_runs_make_test_on_pull_requests_and_for_deploy():
 
     assert set(workflow["on"]) == {"pull_request", "workflow_call"}
     (job,) = workflow["jobs"].values()
-    assert [step["run"] for step in job["steps"] if "run" in step] == ["make test"]
+    assert [step["run"] for step in job["steps"] if "run" in step] == [".ci/chromium", "make test"]
+    (make_test,) = [step for step in job["steps"] if step.get("run") == "make test"]
+    assert make_test["env"] == {"STOCKPIPE_BROWSER_REQUIRED": "1"}  # the browser test runs
 
 
 def test_the_tests_run_on_every_supported_python_and_deploys_use_the_oldest():

@@ -237,3 +237,40 @@ def _is_trust(document_name: str) -> bool:
 
 def _listed(value: str | list[str]) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
+
+
+def _region_warnings(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "aws:region" in r.getMessage()]
+
+
+def test_an_unknown_region_is_a_warning_with_the_way_on_and_the_stack_still_builds(
+    stack_graph, caplog
+):
+    with caplog.at_level(logging.WARNING):
+        graph = stack_graph("dev", **{"aws:region": "mars-north-1"})
+
+    (warning,) = _region_warnings(caplog)
+    assert "aws:region='mars-north-1' is not a region this pulumi-aws knows" in warning
+    assert "newer than the provider's list" in warning  # how to go on
+    assert "pulumi config set aws:region" in warning  # how to fix a mistake
+    assert graph.inputs("pulumi:providers:aws")["region"] == "mars-north-1"
+
+
+def test_a_misspelt_region_gets_the_closest_known_one(stack_graph, caplog):
+    with caplog.at_level(logging.WARNING):
+        stack_graph("dev", **{"aws:region": "us-east1"})
+
+    (warning,) = _region_warnings(caplog)
+    assert "did you mean us-east-1?" in warning
+
+
+def test_a_known_region_is_not_warned_about(stack_graph, caplog):
+    with caplog.at_level(logging.WARNING):
+        stack_graph("dev", **{"aws:region": "eu-west-1"})
+
+    assert _region_warnings(caplog) == []
+
+
+def test_an_empty_region_is_refused(stack_graph):
+    with pytest.raises(pulumi.RunError, match="aws:region is required"):
+        stack_graph("dev", **{"aws:region": " "})
