@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import warnings
@@ -10,6 +11,7 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 from parliament import analyze_policy_string
+from pulumi.runtime import settings as runtime_settings
 
 from components.config import StackConfigError
 from tests.components.conftest import TEST_API_KEY, plain
@@ -237,3 +239,14 @@ def _is_trust(document_name: str) -> bool:
 
 def _listed(value: str | list[str]) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
+
+
+
+def test_a_grafana_stack_exports_its_token_for_smoke_as_a_secret(stack_graph):
+    graph = stack_graph("prod")  # grafana: managed
+
+    exported = runtime_settings.get_root_resource().outputs["grafana_token"]
+    (token,) = graph.of_type("aws:grafana/workspaceServiceAccountToken:WorkspaceServiceAccountToken")
+
+    assert graph.exports["grafana_token"] == token.outputs["key"]
+    assert asyncio.run(exported.is_secret()) is True
