@@ -285,15 +285,19 @@ def run_program(
     *,
     api_key: str | None = None,
     overrides: dict[str, str] | None = None,
+    without: tuple[str, ...] = (),
     project_dir: Path = PROJECT_ROOT,
 ) -> ProgramRun:
     """Run `__main__.py` for `stack` under the (already installed) mocks: what it registered
     and exported.
 
     `api_key` stands in for the secret key; `overrides` set more keys (`stockpipe:` unless
-    the key names its namespace), as `pulumi config set` would.
+    the key names its namespace), as `pulumi config set` would; `without` drops keys, as
+    `pulumi config rm` would.
     """
     config, secret_keys = stack_config(stack, project_dir)
+    for key in without:
+        config.pop(key, None)
     if api_key is not None:
         config[API_KEY_CONFIG] = api_key
     for key, value in (overrides or {}).items():

@@ -17,6 +17,7 @@ from components.config import StackConfigError
 from tests.components.conftest import TEST_API_KEY, plain
 
 FUNCTION = "aws:lambda/function:Function"
+GRAFANA_TOKEN = "aws:grafana/workspaceServiceAccountToken:WorkspaceServiceAccountToken"
 BUCKET = "aws:s3/bucket:Bucket"
 PROVIDER = "pulumi:providers:aws"
 
@@ -241,12 +242,13 @@ def _listed(value: str | list[str]) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
-
 def test_a_grafana_stack_exports_its_token_for_smoke_as_a_secret(stack_graph):
     graph = stack_graph("prod")  # grafana: managed
 
     exported = runtime_settings.get_root_resource().outputs["grafana_token"]
-    (token,) = graph.of_type("aws:grafana/workspaceServiceAccountToken:WorkspaceServiceAccountToken")
+    (token,) = graph.of_type(
+        "aws:grafana/workspaceServiceAccountToken:WorkspaceServiceAccountToken"
+    )
 
     assert graph.exports["grafana_token"] == token.outputs["key"]
     assert asyncio.run(exported.is_secret()) is True
