@@ -89,8 +89,9 @@ class Smoke:
     out: Any = None
     run_id: str = field(default_factory=lambda: f"{RUN_ID_PREFIX}{secrets.token_hex(4)}")
     jobs: dict[str, str] = field(default_factory=dict)
-    # What cleanup has to undo: smoke objects landed, a create_staging run not yet dropped.
-    landed: list[str] = field(default_factory=list)
+    # What cleanup has to undo: smoke objects (once the function was invoked), a
+    # create_staging run not yet dropped.
+    invoked: bool = False
     staging_run: str | None = None
 
     def steps(self) -> Iterator[tuple[str, Callable[[], str]]]:
@@ -184,6 +185,7 @@ class Smoke:
 
     def ingest(self) -> str:
         function = self.outputs["function_name"]
+        self.invoked = True
         answer = self.clients("lambda").invoke(
             FunctionName=function,
             InvocationType="RequestResponse",
@@ -200,17 +202,18 @@ class Smoke:
             )
         if payload.get("error"):
             raise StepFailed(f"function {function}: {payload['error']}")
-        self.landed = list(payload.get("objects") or [])
+        landed = list(payload.get("objects") or [])
         bucket = self.outputs["bucket"]
         expected = f"s3://{bucket}/{SMOKE_PREFIX}"
-        if not self.landed or not all(each.startswith(expected) for each in self.landed):
-            raise StepFailed(f"function {function} landed {self.landed!r}, not under {expected}")
+        if not landed or not all(each.startswith(expected) for each in landed):
+            raise StepFailed(f"function {function} landed {landed!r}, not under {expected}")
         s3 = self.clients("s3")
-        for location in self.landed:
+        for location in landed:
             s3.head_object(Bucket=bucket, Key=location[len(f"s3://{bucket}/") :])
         self._remove_smoke_objects()
+        self.invoked = False
         return (
-            f"{self.symbol}: {payload.get('rows', 0)} rows landed at {self.landed[0]} "
+            f"{self.symbol}: {payload.get('rows', 0)} rows landed at {landed[0]} "
             "(removed); the secret resolved and the API answered"
         )
 
@@ -345,9 +348,9 @@ class Smoke:
     def cleanup(self) -> None:
         """Undo what an interrupted or failed run left: smoke objects, its staging."""
         try:
-            if self.landed:
+            if self.invoked:
                 self._remove_smoke_objects()
-                self.landed = []
+                self.invoked = False
             if self.staging_run is not None and "drop_staging" in self.jobs:
                 self._print(f"cleanup: dropping the staging of run id {self.staging_run}")
                 self._wait_for_running("create_staging")
