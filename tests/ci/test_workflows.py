@@ -193,3 +193,7 @@ def test_main_deploys_dev_after_the_tests_and_prod_only_through_its_environment(
         (pulumi,) = steps_using(jobs[job_name], "pulumi/actions")
         assert (pulumi["with"]["command"], pulumi["with"]["stack-name"]) == ("up", stack)
         assert jobs[job_name]["permissions"]["id-token"] == "write"
+        # The smoke test runs against what `pulumi up` just deployed, right after it.
+        steps = jobs[job_name]["steps"]
+        after_up = steps[steps.index(pulumi) + 1]
+        assert after_up["run"] == f"make smoke STACK={stack}"
