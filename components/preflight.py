@@ -521,7 +521,11 @@ def _external_grafana(url: str, grafana_token: Callable[[], str | None]) -> Iter
             f"the permissions API answered HTTP {answer.status_code} (it needs Grafana 9 or newer)",
         )
         return
-    held = set(answer.json())
+    try:
+        held = set(answer.json())
+    except ValueError:
+        yield Check("grafana token", FAIL, f"{url}'s permissions API answered no JSON")
+        return
     missing = [action for action in GRAFANA_ACTIONS if action not in held]
     if missing:
         yield Check(

@@ -277,7 +277,8 @@ class Smoke:
             )
             if listing.status_code in (401, 403):
                 raise StepFailed(f"Grafana refused the stack's token (HTTP {listing.status_code})")
-            listing.raise_for_status()
+            if listing.status_code != 200:
+                raise StepFailed(f"{url}/api/datasources answered HTTP {listing.status_code}")
             sources = [
                 each
                 for each in listing.json()
@@ -294,7 +295,10 @@ class Smoke:
             )
         except requests.RequestException as error:
             raise StepFailed(f"{url} does not answer: {type(error).__name__}") from None
-        body = health.json() if health.content else {}
+        try:
+            body = health.json()
+        except ValueError:
+            body = {}
         if health.status_code != 200 or body.get("status") != "OK":
             raise StepFailed(f"data source {uid} is unhealthy: {body.get('message', health.text)}")
         return f"data source {uid}: {body.get('message', 'OK')}"

@@ -588,3 +588,13 @@ def test_help_describes_the_command(capsys):
 
     assert exit_.value.code == 0
     assert "--outputs" in capsys.readouterr().out
+
+
+def test_a_grafana_that_refuses_the_token_is_named(clients, clock):
+    healthy_chain(clients)
+    with responses.RequestsMock() as mock:
+        mock.get(f"{GRAFANA_URL}/api/datasources", json={"message": "expired"}, status=401)
+        status, lines = smoke_run(clients, clock, GRAFANA_OUTPUTS)
+
+    assert status == 1
+    assert lines[-2] == "FAIL grafana: Grafana refused the stack's token (HTTP 401) (0.0 s)"
