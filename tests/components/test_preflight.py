@@ -463,3 +463,16 @@ def test_help_describes_the_command(capsys):
 
     assert exit_.value.code == 0
     assert "Read-only checks" in capsys.readouterr().out
+
+
+def test_a_layer_that_does_not_name_its_release_fails(clients, project):
+    clients.answer_layer_lookup({**layer_answer(), "Description": "my own build"})
+    clients.answer_quotas()
+
+    status, lines = run(clients, project())
+
+    assert status == 1
+    assert line(lines, "Powertools layer") == (
+        f"FAIL Powertools layer: {LAYER} does not say which Powertools release it holds (its "
+        f"description: 'my own build'); use AWS's layer for {PINNED}"
+    )
