@@ -94,3 +94,14 @@ docs-serve: docs
 # (Graphviz: apt-get install graphviz, brew install graphviz).
 diagrams:
 	dot -Tsvg docs/diagrams/flow.dot -o docs/diagrams/flow.svg
+
+# Before a stack's first `pulumi up`, with the AWS credentials it will use: read-only checks
+# of the account (docs/preflight-and-smoke.md). After `pulumi up`: the deployed chain, step
+# by step, touching no production data. Both take more arguments in ARGS, e.g.
+#   make smoke STACK=dev ARGS="--outputs outputs.json"      make preflight ARGS=--help
+.PHONY: preflight smoke
+preflight: $(VENV)/.installed
+	$(BIN)/python -m components.preflight $(STACK) $(ARGS)
+
+smoke: $(VENV)/.installed
+	$(BIN)/python -m components.smoke $(STACK) $(ARGS)

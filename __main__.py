@@ -122,3 +122,5 @@ if config.grafana.mode != "none":
     )
     pulumi.export("grafana_url", dashboard.grafana_url)
     pulumi.export("dashboard_url", dashboard.dashboard_url)
+    # A secret output: `make smoke` checks the data source's health with it.
+    pulumi.export("grafana_token", dashboard.token)

@@ -87,6 +87,8 @@ class DashboardComponent(pulumi.ComponentResource):
     dashboard_url: pulumi.Output[str] | None
     grafana_url: pulumi.Output[str] | None
     workspace_id: pulumi.Output[str] | None
+    # The token the stack reaches Grafana with, for `make smoke`'s data source health check.
+    token: pulumi.Output[str] | None
 
     def __init__(
         self, name: str, args: DashboardArgs, opts: pulumi.ResourceOptions | None = None
@@ -94,7 +96,7 @@ class DashboardComponent(pulumi.ComponentResource):
         super().__init__("stockpipe:index:DashboardComponent", name, None, opts)
         self._name = name
         self._args = args
-        self.dashboard_url = self.grafana_url = self.workspace_id = None
+        self.dashboard_url = self.grafana_url = self.workspace_id = self.token = None
         mode = args.grafana.mode
         if mode != "none":
             if len(f"{name}-athena") > MAX_UID:
@@ -104,6 +106,7 @@ class DashboardComponent(pulumi.ComponentResource):
             else:
                 url, token, depends_on = args.grafana.url, args.grafana.token, []
             self.grafana_url = pulumi.Output.from_input(url)
+            self.token = pulumi.Output.secret(token)
             self.dashboard_url = self._dashboard(url, token, depends_on)
         self.register_outputs(
             {

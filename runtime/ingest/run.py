@@ -35,7 +35,7 @@ from runtime.ingest.errors import (
     Unreachable,
 )
 from runtime.ingest.pacing import Clock, RequestPacer, SystemClock
-from runtime.ingest.settings import SERVICE_NAME, RunPlan, Settings, plan_run
+from runtime.ingest.settings import SERVICE_NAME, SMOKE_PREFIX, RunPlan, Settings, plan_run
 from runtime.ingest.sinks import FirehoseSink, LocalSink, S3Sink, Sink
 from runtime.market_calendar import new_york_time, session_close, session_has_closed
 
@@ -100,7 +100,7 @@ def run_ingestion(
     plan = plan_run(settings, event, started.date())
     api_key = resolve_api_key(settings)
     client = _build_client(settings, api_key, clock)
-    sink = _build_sink(settings, clock)
+    sink = _build_sink(settings, clock, smoke=plan.smoke)
     run = _Run(plan, client, sink, clock, started, remaining_ms)
     logger.info(
         "ingestion started",
@@ -110,6 +110,7 @@ def run_ingestion(
             "outputsize": plan.output_size,
             "datatype": plan.datatype,
             "sink": settings.sink,
+            "smoke": plan.smoke,
         },
     )
 
@@ -146,15 +147,19 @@ def call_counts(outcomes: Iterable[SymbolOutcome]) -> dict[str, int]:
 
 
 def _summarize(plan: RunPlan, outcomes: Iterable[SymbolOutcome]) -> dict[str, Any]:
-    """The run's return value, symbols in plan order."""
+    """The run's return value, symbols in plan order; a smoke run adds where it landed."""
     outcomes = list(outcomes)
-    return {
+    result: dict[str, Any] = {
         "ingest_date": plan.ingest_date.isoformat(),
         SUCCEEDED: [o.symbol for o in outcomes if o.status == SUCCEEDED],
         FAILED: {o.symbol: o.reason for o in outcomes if o.status == FAILED},
         SKIPPED: {o.symbol: o.reason for o in outcomes if o.status == SKIPPED},
         "rows": sum(o.rows for o in outcomes),
     }
+    if plan.smoke:
+        result["smoke"] = True
+        result["objects"] = [o.location for o in outcomes if o.location]
+    return result
 
 
 class _Run:
@@ -322,7 +327,14 @@ def _build_client(settings: Settings, api_key: str, clock: Clock) -> AlphaVantag
     )
 
 
-def _build_sink(settings: Settings, clock: Clock) -> Sink:
+def _build_sink(settings: Settings, clock: Clock, *, smoke: bool = False) -> Sink:
+    if smoke:
+        # Whatever the configured sink: a smoke object goes to the lake's own smoke prefix.
+        if settings.lake_dir:
+            return LocalSink(settings.lake_dir, SMOKE_PREFIX)
+        if settings.data_bucket:
+            return S3Sink(settings.data_bucket, SMOKE_PREFIX)
+        raise ConfigurationError("a smoke run lands in DATA_BUCKET, which is not set")
     # Settings.from_env guarantees these; a hand-built Settings may not.
     if settings.sink == "firehose" and settings.firehose_stream_name:
         return FirehoseSink(settings.firehose_stream_name, sleep=clock.sleep)

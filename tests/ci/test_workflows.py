@@ -198,3 +198,7 @@ def test_main_deploys_dev_after_the_tests_and_prod_only_through_its_environment(
         # A refresh reads the Grafana resources with the token in the state: once that token
         # has expired it fails, and the `up` that would replace the token never runs.
         assert "refresh" not in pulumi["with"]
+        # The smoke test runs against what `pulumi up` just deployed, right after it.
+        steps = jobs[job_name]["steps"]
+        after_up = steps[steps.index(pulumi) + 1]
+        assert after_up["run"] == f"make smoke STACK={stack}"

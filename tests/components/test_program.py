@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import warnings
@@ -10,11 +11,13 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 from parliament import analyze_policy_string
+from pulumi.runtime import settings as runtime_settings
 
 from components.config import StackConfigError
 from tests.components.conftest import TEST_API_KEY, plain
 
 FUNCTION = "aws:lambda/function:Function"
+GRAFANA_TOKEN = "aws:grafana/workspaceServiceAccountToken:WorkspaceServiceAccountToken"
 BUCKET = "aws:s3/bucket:Bucket"
 PROVIDER = "pulumi:providers:aws"
 
@@ -274,3 +277,15 @@ def test_a_known_region_is_not_warned_about(stack_graph, caplog):
 def test_an_empty_region_is_refused(stack_graph):
     with pytest.raises(pulumi.RunError, match="aws:region is required"):
         stack_graph("dev", **{"aws:region": " "})
+
+
+def test_a_grafana_stack_exports_its_token_for_smoke_as_a_secret(stack_graph):
+    graph = stack_graph("prod")  # grafana: managed
+
+    exported = runtime_settings.get_root_resource().outputs["grafana_token"]
+    (token,) = graph.of_type(
+        "aws:grafana/workspaceServiceAccountToken:WorkspaceServiceAccountToken"
+    )
+
+    assert graph.exports["grafana_token"] == token.outputs["key"]
+    assert asyncio.run(exported.is_secret()) is True
