@@ -22,10 +22,11 @@ MEGABYTE = 1024 * 1024
 MINIMUM_BILLED_BYTES = 10 * MEGABYTE
 
 
-def billed_bytes(bytes_read: int) -> int:
+def billed_bytes(
+    bytes_read: int, minimum: int = MINIMUM_BILLED_BYTES, rounding: int = MEGABYTE
+) -> int:
     """The bytes Athena bills for one query that read `bytes_read`."""
-    rounded = -(-bytes_read // MEGABYTE) * MEGABYTE
-    return max(MINIMUM_BILLED_BYTES, rounded)
+    return max(minimum, -(-bytes_read // rounding) * rounding)
 
 
 def describe(step: str, scans: Sequence[QueryScan]) -> str:
