@@ -23,8 +23,9 @@ from dataclasses import dataclass
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from components import grafana_config
+from components import grafana_config, spend_config
 from components.grafana_config import GrafanaConfig
+from components.spend_config import SpendConfig
 
 NAMESPACE = "stockpipe"
 
@@ -52,6 +53,7 @@ KEYS = (
     PROTECT_DATA,
     FRESHNESS_MAX_AGE_DAYS,
     *grafana_config.KEYS,
+    *spend_config.KEYS,
 )
 
 DEFAULT_SYMBOLS = ("AMD", "NVDA", "INTC", "MU", "QCOM", "TXN", "AMAT", "AVGO", "LSCC", "KLAC")
@@ -114,6 +116,7 @@ class StackConfig:
     protect_data: bool = False
     freshness_max_age_days: int = DEFAULT_FRESHNESS_MAX_AGE_DAYS
     grafana: GrafanaConfig = grafana_config.NO_GRAFANA
+    spend: SpendConfig = spend_config.NO_SPEND_GUARD
 
     @property
     def lambda_timeout_seconds(self) -> int:
@@ -149,7 +152,11 @@ def load_stack_config(config: pulumi.Config | None = None, stack: str | None = N
     config = config or pulumi.Config(NAMESPACE)
     stack = stack or pulumi.get_stack()
     problems: list[str] = []
-    values = {key: _raw(config, key) for key in KEYS if key not in (API_KEY, *grafana_config.KEYS)}
+    values = {
+        key: _raw(config, key)
+        for key in KEYS
+        if key not in (API_KEY, *grafana_config.KEYS, *spend_config.KEYS)
+    }
 
     problems += _unknown_keys()
     symbols = _parse_symbols(values[SYMBOLS], problems)
@@ -186,6 +193,7 @@ def load_stack_config(config: pulumi.Config | None = None, stack: str | None = N
         problems.append(_bad(ALERT_EMAIL, alert_email, "must be an email address"))
     protect_data = _boolean(values, PROTECT_DATA, stack == PRODUCTION_STACK, problems)
     grafana = grafana_config.load_grafana_config(config, problems)
+    spend = spend_config.load_spend_config(config, problems)
 
     if symbols and calls_per_minute >= 1:
         problem = timeout_problem(len(symbols), calls_per_minute)
@@ -210,6 +218,7 @@ def load_stack_config(config: pulumi.Config | None = None, stack: str | None = N
         protect_data=protect_data,
         freshness_max_age_days=freshness,
         grafana=grafana,
+        spend=spend,
     )
 
 
