@@ -74,3 +74,11 @@ plan: $(VENV)/.installed
 
 plan-update: $(VENV)/.installed
 	$(BIN)/python -m components.plan --update
+
+# What a stack costs a month (docs/cost.md): the same mocked program priced from
+# components/cost/prices.toml; USAGE=path reads a usage file over components/cost/usage.yml,
+# FORMAT=json prints JSON for CI.
+.PHONY: cost
+cost: $(VENV)/.installed
+	$(BIN)/python -m components.cost $(STACK) $(if $(USAGE),--usage $(USAGE)) \
+		$(if $(FORMAT),--format $(FORMAT))

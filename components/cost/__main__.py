@@ -19,29 +19,40 @@ from components.cost.estimate import estimate
 from components.cost.prices import PRICE_TABLE, load_prices
 from components.cost.render import as_json, as_table
 from components.cost.usage import load_usage
-from components.plan import StackMocks, install_mocks, run_program, stack_config, stacks
+from components.plan import (
+    PROJECT_ROOT,
+    StackMocks,
+    install_mocks,
+    run_program,
+    stack_config,
+    stacks,
+)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, mocks: StackMocks | None = None) -> int:
+    """`mocks`: the process's installed mocks (tests); by default they are installed here."""
     parser = argparse.ArgumentParser(prog="python -m components.cost", description=__doc__)
     parser.add_argument("stack", nargs="?", default="dev", help="stack (default: dev)")
     parser.add_argument("--usage", type=Path, help="a usage file read over usage.yml")
     parser.add_argument("--format", choices=("table", "json"), default="table")
+    # Tests point these at a price table and a directory of stack files of their own.
     parser.add_argument("--prices", type=Path, default=PRICE_TABLE, help=argparse.SUPPRESS)
+    parser.add_argument("--project-dir", type=Path, default=PROJECT_ROOT, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    known = stacks()
+    known = stacks(args.project_dir)
     if args.stack not in known:
         print(f"error: unknown stack {args.stack!r}; stacks: {', '.join(known)}", file=sys.stderr)
         return 2
     try:
-        config, _ = stack_config(args.stack)
+        config, _ = stack_config(args.stack, args.project_dir)
         region = config.get("aws:region")
         if not region:
             raise CostInputError(f"Pulumi.{args.stack}.yaml: aws:region: not set")
         prices = load_prices(region, args.prices)
-        mocks = StackMocks()
-        install_mocks(mocks, args.stack)
-        resources = run_program(mocks, args.stack).resources
+        if mocks is None:
+            mocks = StackMocks()
+            install_mocks(mocks, args.stack)
+        resources = run_program(mocks, args.stack, project_dir=args.project_dir).resources
         usage = load_usage(args.usage, {r.name: r.type for r in resources})
     except CostInputError as error:
         print(f"error: {error}", file=sys.stderr)
