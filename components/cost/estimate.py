@@ -27,7 +27,7 @@ GLUE_JOB = "aws:glue/job:Job"
 LAMBDA = "aws:lambda/function:Function"
 #: Metrics each write-audit-publish step sends (runtime/wap/scan_metrics.py) and each
 #: symbol's freshness metrics (runtime/wap/metrics.py).
-SCAN_METRICS_PER_STEP = 2
+SCAN_METRICS_PER_STEP = 1
 FRESHNESS_METRICS_PER_SYMBOL = 2
 
 
@@ -260,16 +260,18 @@ def _workflow(r: Registered, use: dict, prices: PriceTable, s: Stack) -> list[Li
 
 def _workgroup(r: Registered, use: dict, prices: PriceTable, s: Stack) -> list[Line]:
     per_tb = prices["athena_scanned_tb"].usd
-    adhoc = use["adhoc_queries_per_day"] * DAYS_PER_MONTH
-    billed = adhoc * athena_billed(0, prices)
-    driver = f"{adhoc:.0f} ad-hoc queries x 10 MB minimum"
     if r.outputs.get("name") == s.etl_workgroup:
         run_bytes = sum(athena_billed(n, prices) for n in s.scan.wap_bytes)
-        billed += s.runs_per_month * run_bytes
+        billed = s.runs_per_month * run_bytes
         driver = (
             f"{s.runs_per_month:.1f} runs x {len(s.scan.wap_bytes)} queries = "
-            f"{s.runs_per_month * run_bytes / MB:,.0f} MB billed; {driver}"
+            f"{billed / MB:,.0f} MB billed"
         )
+    else:
+        # People's own queries go to the analytics workgroup, with the dashboard's.
+        adhoc = use["adhoc_queries_per_day"] * DAYS_PER_MONTH
+        billed = adhoc * athena_billed(0, prices)
+        driver = f"{adhoc:.0f} ad-hoc queries x 10 MB minimum"
     return [_line(r, "athena_scanned_tb", prices, billed / TB * per_tb, driver)]
 
 

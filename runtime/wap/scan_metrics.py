@@ -1,10 +1,11 @@
-"""What a step's queries read: logged, and sent as metrics the way the freshness metrics are.
+"""What a step's queries read: logged, and sent as a metric the way the freshness metrics are.
 
-Two metrics per step (dimension `Step`, the stack's namespace): `AthenaBytesScanned` (Unit
-Bytes: the sum of the step's queries' `Statistics.DataScannedInBytes`) and `AthenaQueries`
-(Unit Count). Athena bills each query's bytes rounded up to the megabyte with a 10 MB minimum
-(https://aws.amazon.com/athena/pricing/); `billed_bytes` is that figure, so a log line shows
-both what was read and what is paid for.
+One metric per step (dimension `Step`, the stack's namespace): `AthenaBytesScanned` (Unit
+Bytes: the sum of the step's queries' `Statistics.DataScannedInBytes`). The EMF line also
+carries each query's name and bytes as a property: one custom metric a step, as each costs
+a monthly fee (docs/cost.md). Athena bills each query's bytes rounded up to the megabyte
+with a 10 MB minimum (https://aws.amazon.com/athena/pricing/); `billed_bytes` is that
+figure, so a log line shows both what was read and what is paid for.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from typing import Any
 from runtime.wap.engines.base import QueryScan
 
 BYTES_METRIC = "AthenaBytesScanned"
-QUERIES_METRIC = "AthenaQueries"
 MEGABYTE = 1024 * 1024
 MINIMUM_BILLED_BYTES = 10 * MEGABYTE
 
@@ -41,20 +41,13 @@ def describe(step: str, scans: Sequence[QueryScan]) -> str:
 
 def metric_data(step: str, scans: Sequence[QueryScan]) -> list[dict[str, Any]]:
     """The MetricData entries for CloudWatch put_metric_data."""
-    dimensions = [{"Name": "Step", "Value": step}]
     return [
         {
             "MetricName": BYTES_METRIC,
-            "Dimensions": dimensions,
+            "Dimensions": [{"Name": "Step", "Value": step}],
             "Value": float(sum(scan.bytes_read for scan in scans)),
             "Unit": "Bytes",
-        },
-        {
-            "MetricName": QUERIES_METRIC,
-            "Dimensions": dimensions,
-            "Value": float(len(scans)),
-            "Unit": "Count",
-        },
+        }
     ]
 
 

@@ -205,7 +205,8 @@ def test_pull_requests_get_each_stacks_cost_estimate_beside_the_preview():
     assert estimate["env"]["STACK"] == "${{ matrix.stack }}"
     assert 'make -s cost STACK="${STACK}"' in estimate["run"]
     assert "$GITHUB_STEP_SUMMARY" in estimate["run"]
-    assert "gh pr comment" in post["run"] and "body=@cost.md" in post["run"]
+    assert "gh pr comment" in post["run"]
+    assert "body=@cost.md" in post["run"]
     # after the install, and needing no AWS credentials: before they are configured
     assert names.index("Install Python dependencies") < job["steps"].index(estimate)
     assert job["steps"].index(post) < job["steps"].index(pulumi)

@@ -48,7 +48,8 @@ def test_a_bad_usage_file_is_one_line_naming_the_file_and_key(cost, tmp_path, bo
 
     assert run.status == 2
     assert run.out == ""
-    assert run.err == f"error: {usage}: {problem}\n"
+    assert run.err.startswith(f"error: {usage}: {problem}")
+    assert run.err.count("\n") == 1
 
 
 def test_a_usage_file_that_is_missing_says_so(cost, tmp_path):

@@ -78,8 +78,8 @@ def test_a_small_stack_costs_what_the_price_table_says_by_hand(cost, project, tm
         + 4 * runs * 60 / 3600 * 0.0625 * p["glue_pythonshell_dpu_hour"]
         # the crawler's 10-minute minimum at 1 DPU
         + runs * 600 / 3600 * 1 * p["glue_crawler_dpu_hour"]
-        # custom metrics: 2 freshness metrics of 1 symbol, 2 scan metrics of 4 steps
-        + (2 * 1 + 2 * 4) * p["cloudwatch_custom_metric_month"]
+        # custom metrics: 2 freshness metrics of 1 symbol, the scan bytes of 4 steps
+        + (2 * 1 + 1 * 4) * p["cloudwatch_custom_metric_month"]
         + alarms * p["cloudwatch_alarm_metric_month"]
         + runs * queries * 10 * 2**20 / 2**40 * p["athena_scanned_tb"]
         + 10 * p["s3_standard_gb_month"]
