@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import warnings
+
 import pulumi
 import pytest
+from parliament import analyze_policy_string
 
 from components.config import StackConfigError
 
@@ -96,3 +101,21 @@ def test_a_bad_spend_setting_fails_the_preview_naming_it(stack_graph, key, value
 
     assert isinstance(raised.value, StackConfigError)
     assert message in str(raised.value)
+
+
+def test_the_topic_policy_with_budgets_passes_parliament(cached_graph):
+    document = cached_graph("dev", monthlyBudgetUsd="25").policy(TOPIC_POLICY)
+
+    findings = analyze_policy_string(json.dumps(document)).findings
+
+    assert [f"{f.issue}: {f.detail}" for f in findings] == []
+
+
+def test_the_spend_guard_uses_no_deprecated_resource_or_argument(stack_graph, caplog):
+    caplog.clear()
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.WARNING):
+        warnings.simplefilter("always")
+        stack_graph("prod", monthlyBudgetUsd="25", maxDailyScanBytes="1000")
+
+    assert [str(w.message) for w in caught if issubclass(w.category, DeprecationWarning)] == []
+    assert [r.getMessage() for r in caplog.records if "deprecated" in r.getMessage()] == []
