@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from components.cost.prices import PriceTable
@@ -69,7 +69,6 @@ class Estimate:
     scan: ScanModel
     prices: PriceTable
     usage: Usage
-    notes: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> float:
@@ -112,25 +111,18 @@ def estimate(
 
 
 def _stack_context(resources: list[Registered], measured: Path) -> Stack:
+    """How often the schedule fires, and the symbols and workgroup the Glue steps are given."""
     schedules = [r for r in resources if r.type == SCHEDULE]
-    runs = sum(runs_per_month(r.inputs["scheduleExpression"]) for r in schedules)
     jobs = [r for r in resources if r.type == GLUE_JOB]
     arguments = jobs[0].inputs.get("defaultArguments", {}) if jobs else {}
     symbols = len([s for s in str(arguments.get("--symbols", "")).split(",") if s])
-    if not symbols:
-        functions = [r for r in resources if r.type == LAMBDA]
-        variables = (
-            functions[0].inputs.get("environment", {}).get("variables", {}) if functions else {}
-        )
-        symbols = len([s for s in str(variables.get("SYMBOLS", "")).split(",") if s])
-    context = Stack(
-        runs_per_month=runs,
+    return Stack(
+        runs_per_month=sum(runs_per_month(r.inputs["scheduleExpression"]) for r in schedules),
         symbols=symbols,
         etl_workgroup=str(arguments.get("--workgroup", "")),
         scan=scan_model(measured, max(symbols, 1)),
         steps=len(jobs),
     )
-    return context
 
 
 def scan_model(measured: Path, symbols: int) -> ScanModel:
