@@ -105,3 +105,11 @@ preflight: $(VENV)/.installed
 
 smoke: $(VENV)/.installed
 	$(BIN)/python -m components.smoke $(STACK) $(ARGS)
+
+# What a stack costs a month (docs/cost.md): the same mocked program priced from
+# components/cost/prices.toml; USAGE=path reads a usage file over components/cost/usage.yml,
+# FORMAT=json prints JSON for CI.
+.PHONY: cost
+cost: $(VENV)/.installed
+	$(BIN)/python -m components.cost $(STACK) $(if $(USAGE),--usage $(USAGE)) \
+		$(if $(FORMAT),--format $(FORMAT))

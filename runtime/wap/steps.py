@@ -60,6 +60,16 @@ AUDIT_PROPERTY = "stockpipe.audit"
 PLANNED_VERSION_PROPERTY = "stockpipe.planned_on_version"
 #: symbol_summary property: year -> the daily_prices partition location it summarises.
 SUMMARY_SOURCES_PROPERTY = "stockpipe.summary_of"
+#: symbol_summary is one partition: a daily run reads one summary file, not one per year.
+SUMMARY_PARTITION_COLUMN = "summary"
+SUMMARY_PARTITION = "all"
+SUMMARY_COLUMNS = (
+    ("symbol", "varchar"),
+    ("first_trade_date", "date"),
+    ("last_trade_date", "date"),
+    ("bars", "bigint"),
+    ("year", "integer"),
+)
 #: Every table the store writes: drop_staging sweeps their temporary tables and versions.
 STORE_TABLES = (PROD_TABLE, DQ_TABLE, SUMMARY_TABLE, REPLACED_TABLE)
 
@@ -606,8 +616,14 @@ def _keep_replaced_rows(
 
 
 def refresh_summary(engine: Engine, config: WapConfig, run_id: str, moment: datetime) -> list[int]:
-    """Rewrite the symbol_summary years whose daily_prices partition changed since they were
-    summarised (after a crash between the two swaps too); returns those years."""
+    """Rewrite symbol_summary when daily_prices partitions changed since they were summarised
+    (after a crash between the two swaps too); returns the years summarised again.
+
+    The summary is one partition (`summary = 'all'`, one file): the unchanged years' rows are
+    carried over from the current summary, so a daily run reads one summary file and the
+    years it touched, never every year. A summary in the older layout (a partition per year)
+    is replaced whole.
+    """
     # Relative to the data root, so a lake moved to another directory is not all stale.
     root = engine.location("")
     current = {
@@ -615,19 +631,23 @@ def refresh_summary(engine: Engine, config: WapConfig, run_id: str, moment: date
         for year, location in engine.partitions(PROD_TABLE).items()
     }
     sources: dict[str, str] = {}
+    kept = queries.empty_relation(SUMMARY_COLUMNS)
     if engine.table_exists(SUMMARY_TABLE):
-        sources = json.loads(
-            engine.table_properties(SUMMARY_TABLE).get(SUMMARY_SOURCES_PROPERTY) or "{}"
-        )
+        if set(engine.partitions(SUMMARY_TABLE)) <= {SUMMARY_PARTITION}:
+            sources = json.loads(
+                engine.table_properties(SUMMARY_TABLE).get(SUMMARY_SOURCES_PROPERTY) or "{}"
+            )
+            kept = SUMMARY_TABLE
+        else:
+            logger.warning("publish: %s has a partition per year; rewriting it", SUMMARY_TABLE)
+            engine.drop_table(SUMMARY_TABLE)
     stale = sorted(int(year) for year, location in current.items() if sources.get(year) != location)
     if not stale:
         return []
-    limit = engine.MAX_PARTITIONS_PER_WRITE or len(stale)
-    selects = [
-        queries.render("summary_years", years=queries.in_list(stale[start : start + limit]))
-        for start in range(0, len(stale), limit)
-    ]
-    store.write_partitions(engine, config, SUMMARY_TABLE, "year", selects, run_id, moment)
+    select_sql = queries.render("symbol_summary", kept=kept, years=queries.in_list(stale))
+    store.write_partitions(
+        engine, config, SUMMARY_TABLE, SUMMARY_PARTITION_COLUMN, [select_sql], run_id, moment
+    )
     engine.set_table_properties(
         SUMMARY_TABLE, {SUMMARY_SOURCES_PROPERTY: json.dumps(current, sort_keys=True)}
     )

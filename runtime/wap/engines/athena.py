@@ -26,6 +26,7 @@ from runtime.wap.engines.base import (
     Engine,
     EngineError,
     QueryResult,
+    QueryScan,
     StoredObject,
 )
 
@@ -584,6 +585,9 @@ class AthenaEngine(Engine):
             state = status["State"]
             if state == "SUCCEEDED":
                 statistics = execution.get("Statistics", {})
+                self.query_scans.append(
+                    QueryScan(name, int(statistics.get("DataScannedInBytes", 0)))
+                )
                 logger.info(
                     "%s: Athena query %s succeeded in %d ms, scanned %d bytes",
                     name,

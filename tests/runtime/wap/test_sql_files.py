@@ -28,6 +28,7 @@ SAMPLE_PARAMS = {
     "lookback_date": "2023-06-03",
     "merged": "SELECT * FROM daily_prices",
     "misplaced_raw": "'raw/dt=2024-6-3/NVDA.csv'",
+    "kept": "symbol_summary",
     "lookback_year": 2023,
     "max_daily_move": "0.3",
     "published": "daily_prices",
