@@ -26,11 +26,13 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from typing import Any
 
 from runtime.wap import queries, raw_zone, store
-from runtime.wap.checks import CHECKS, ERROR, WARNING
+from runtime.wap.checks import CHECKS, ERROR, WARNING, Check
 from runtime.wap.config import (
     DQ_TABLE,
     PROD_TABLE,
@@ -64,6 +66,7 @@ SUMMARY_SOURCES_PROPERTY = "stockpipe.summary_of"
 STORE_TABLES = (PROD_TABLE, DQ_TABLE, SUMMARY_TABLE, REPLACED_TABLE)
 
 _STAGING_RUN_PREFIX = "run_id="
+_NUMBER = re.compile(r"^[0-9.]+$")
 
 
 class WapError(RuntimeError):
@@ -383,13 +386,17 @@ def audit(
         "last_year": summary.last_year or 0,
     }
     summaries = "\nUNION ALL\n".join(
-        queries.render(
-            "check_summary",
-            check_name=check.name,
-            severity=check.severity,
-            check_sql=queries.render(check.sql_name, **params),
-        )
-        for check in CHECKS
+        [
+            queries.render(
+                "check_summary",
+                check_name=check.name,
+                severity=check.severity,
+                check_sql=queries.render(check.sql_name, **params),
+            )
+            for check in CHECKS
+            if not check.per_row
+        ]
+        + [_row_checks_sql([check for check in CHECKS if check.per_row], params)]
     )
     select_sql = queries.render(
         "audit_results",
@@ -407,6 +414,35 @@ def audit(
     else:
         logger.error(result.failure_message())
     return result
+
+
+def _row_checks_sql(checks: list[Check], params: dict[str, Any]) -> str:
+    """The row checks' summaries from one pass over staging (`sql/row_checks.sql`)."""
+    aggregates, failed_rows, sample_keys, check_list = [], [], [], []
+    for position, check in enumerate(checks):
+        parts = queries.row_check(check.sql_name)
+        predicate = parts.predicate.format_map(params)
+        key = parts.failure_key.format_map(params)
+        # A constant rank orders nothing (and DuckDB refuses to order by a literal).
+        order = key if _NUMBER.match(parts.sample_rank) else f"{parts.sample_rank} DESC, {key}"
+        aggregates += [
+            f"count(*) FILTER (WHERE {predicate}) AS failed_rows_{position}",
+            f"coalesce(array_join(slice(array_agg({key} ORDER BY {order.format_map(params)}) "
+            f"FILTER (WHERE {predicate}), 1, 10), ','), '') AS sample_keys_{position}",
+        ]
+        failed_rows.append(f"WHEN {position} THEN per_check.failed_rows_{position}")
+        sample_keys.append(f"WHEN {position} THEN per_check.sample_keys_{position}")
+        check_list.append(
+            f"({position}, CAST('{check.name}' AS varchar), CAST('{check.severity}' AS varchar))"
+        )
+    return queries.render(
+        "row_checks",
+        staging=params["staging"],
+        aggregates=",\n        ".join(aggregates),
+        failed_rows=f"CASE checks.position {' '.join(failed_rows)} END",
+        sample_keys=f"CASE checks.position {' '.join(sample_keys)} END",
+        check_list=", ".join(check_list),
+    )
 
 
 def _run_results(engine: Engine, run_id: str) -> list[CheckResult]:
