@@ -35,8 +35,12 @@ class Check:
 
 CHECKS: tuple[Check, ...] = (
     Check("not_null_keys", ERROR, "symbol and trade_date present and parseable", per_row=True),
-    Check("symbol_format", ERROR, "symbol is a ticker: A-Z, 0-9, '.', '-', at most 12", per_row=True),
-    Check("not_null_prices", ERROR, "open, high, low, close, volume present and numeric", per_row=True),
+    Check(
+        "symbol_format", ERROR, "symbol is a ticker: A-Z, 0-9, '.', '-', at most 12", per_row=True
+    ),
+    Check(
+        "not_null_prices", ERROR, "open, high, low, close, volume present and numeric", per_row=True
+    ),
     Check("price_range", ERROR, "high >= low; open and close within [low, high]", per_row=True),
     Check("positive_values", ERROR, "prices > 0 and volume >= 0", per_row=True),
     Check("unique_key", ERROR, "one row per (symbol, trade_date) in what publish would write"),

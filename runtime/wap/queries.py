@@ -56,7 +56,9 @@ def row_check(name: str) -> RowCheck:
     lines = [line for line in load(name).splitlines() if not line.lstrip().startswith("--")]
     match = _ROW_CHECK.match("\n".join(lines).strip())
     if match is None:
-        raise ValueError(f"sql/{name}.sql is not a row check: SELECT ... FROM {{staging}} WHERE ...")
+        raise ValueError(
+            f"sql/{name}.sql is not a row check: SELECT ... FROM {{staging}} WHERE ..."
+        )
     return RowCheck(match.group("key"), match.group("rank"), match.group("predicate"))
 
 
