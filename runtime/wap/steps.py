@@ -244,17 +244,24 @@ def create_staging(
             raw_zone.MAX_NAMED_OBJECTS,
         )
     raw_rows = raw_zone.rows_sql(listing, objects)
-    window = _raw_window(engine, raw_rows) if objects else RawWindow()
+    published = engine.table_exists(PROD_TABLE)
+    # The raw rows are read before staging only where something needs them: their trade-date
+    # span (the previous-close lookback, once something is published; the years of a
+    # sliced write), else only the objects small enough to hold no row.
+    needs_span = published or engine.MAX_PARTITIONS_PER_WRITE is not None
+    counted = [each for each in objects if needs_span or each.may_yield_no_row]
+    window = _raw_window(engine, raw_zone.rows_sql(listing, counted)) if counted else RawWindow()
+    yielding = {each.location for each in objects} - {each.location for each in counted}
+    yielding.update(window.rows_by_object)
     # An object that yields no row was not read where it is: as misplaced as a bad folder.
     misplaced = (
         *listing.misplaced,
-        *(each.key for each in objects if each.location not in window.rows_by_object),
+        *(each.key for each in objects if each.location not in yielding),
     )
     for key in misplaced:
         logger.warning("create_staging: %s is misplaced, no raw table reads it (raw_layout)", key)
     # Published closes are needed only back to the window's oldest trade date.
     lookback = date(9999, 12, 31)
-    published = engine.table_exists(PROD_TABLE)
     if published and window.first_trade_date is not None:
         lookback = window.first_trade_date - PREVIOUS_CLOSE_LOOKBACK
     select_sql = queries.render(

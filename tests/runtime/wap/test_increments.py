@@ -314,3 +314,26 @@ def test_a_lake_moved_elsewhere_keeps_its_summary(
     engine = DuckDBEngine(moved)
 
     assert steps.refresh_summary(engine, wap_config, "again", evening(MON)) == []
+
+
+def test_a_first_backfill_reads_its_raw_objects_once_and_still_names_an_empty_one(
+    raw_lake: RawLake, wap_config: WapConfig
+) -> None:
+    days = [date.fromordinal(MON.toordinal() - n) for n in range(120)]
+    raw_lake.write(MON, [bar("AMD", day, "100.0000") for day in days if day.weekday() < 5])
+    empty = raw_lake.write_text(MON, "NVDA", "symbol,trade_date,open,high,low,close,volume\n")
+    engine = DuckDBEngine(raw_lake.root, profile=True)
+
+    blocked = steps.run_all(engine, wap_config, "backfill", as_of=MON)
+
+    assert blocked.audit.result("raw_layout").sample_keys == (
+        empty.relative_to(raw_lake.root).as_posix(),
+    )
+    # The large object is read by staging alone (and by nothing before it); the empty one
+    # by the per-object count too.
+    read_before = {
+        name for scan in engine.scans if scan.query == "raw_window" for name in scan.filenames
+    }
+    assert read_before == {str(empty)}
+    empty.unlink()
+    assert publish_of(steps.run_all(engine, wap_config, "fixed", as_of=MON)).rows_added == 86
