@@ -137,6 +137,20 @@ def within_query_limit(
     ]
 
 
+def one_object_per_symbol(objects: list[RawObject]) -> bool:
+    """Whether the objects are ingested CSVs (`SYMBOL-<landing time>.csv`), one per symbol.
+
+    Ingestion writes a day once per object, so then no day of a symbol comes twice among their
+    rows; Firehose deliveries may repeat a record, so they never count."""
+    symbols = []
+    for each in objects:
+        symbol, separator, _ = each.key.rsplit("/", 1)[-1].rpartition("-")
+        if each.table != RAW_TABLE or not separator:
+            return False
+        symbols.append(symbol)
+    return len(symbols) == len(set(symbols))
+
+
 def rows_sql(listing: RawListing, objects: list[RawObject]) -> str:
     """A SELECT of the raw rows of exactly `objects`, over every raw table they are in (a
     relation that matches nothing when there are none)."""

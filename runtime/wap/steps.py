@@ -271,6 +271,8 @@ def create_staging(
         lookback_year=lookback.year,
         lookback_date=lookback.isoformat(),
         run_id=run_id,
+        # A first backfill skips the dedupe window (its sort); see staging.sql.
+        one_copy_per_key=_sql_bool(not published and raw_zone.one_object_per_symbol(objects)),
     )
     _write_staging(engine, config, run_id, select_sql, window.years)
     summary = _staging_summary(engine, table)
@@ -735,6 +737,10 @@ def _published_relation(engine: Engine) -> str:
     if engine.table_exists(PROD_TABLE):
         return PROD_TABLE
     return queries.empty_relation()
+
+
+def _sql_bool(value: bool) -> str:
+    return "true" if value else "false"
 
 
 def _utc(moment: datetime | None) -> datetime:

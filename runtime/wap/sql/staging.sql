@@ -49,7 +49,9 @@ copies AS (
 
 -- The first copy of each day in this order is its effective bar: raw before published, the
 -- latest ingested raw copy first (two landings in the same second: the later object, as
--- names sort by landing).
+-- names sort by landing). When no day can have two copies (`one_copy_per_key`: nothing
+-- published, one ingested CSV object per symbol), every copy is its day's bar and the
+-- engines drop this window unused; a day twice after all fails the audit's unique_key.
 ordered_copies AS (
     SELECT
         copies.*,
@@ -79,7 +81,8 @@ effective AS (
     FROM ordered_copies AS c
     LEFT JOIN published AS p
         ON p.symbol = c.symbol AND p.trade_date = c.trade_date
-    WHERE c.previous_copy_date IS DISTINCT FROM c.trade_date
+    WHERE {one_copy_per_key}
+        OR c.previous_copy_date IS DISTINCT FROM c.trade_date
         OR c.symbol IS NULL
         OR c.trade_date IS NULL
 ),

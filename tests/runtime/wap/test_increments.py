@@ -337,3 +337,18 @@ def test_a_first_backfill_reads_its_raw_objects_once_and_still_names_an_empty_on
     assert read_before == {str(empty)}
     empty.unlink()
     assert publish_of(steps.run_all(engine, wap_config, "fixed", as_of=MON)).rows_added == 86
+
+
+def test_a_day_twice_in_a_first_backfills_only_object_fails_unique_key(
+    raw_lake: RawLake, duck: DuckDBEngine, wap_config: WapConfig
+) -> None:
+    # One object per symbol and nothing published: staging takes every row as its day's bar
+    # (ingestion writes a day once per object), so a hand-made object with a day twice is
+    # stopped by the audit instead of being published either way.
+    raw_lake.write(MON, [bar("AMD", MON, "100.0000"), bar("AMD", MON, "101.0000")])
+
+    blocked = steps.run_all(duck, wap_config, "backfill", as_of=MON)
+
+    assert [check.check_name for check in blocked.audit.failed_errors] == ["unique_key"]
+    assert blocked.audit.result("unique_key").sample_keys == ("AMD@2024-06-03",)
+    assert blocked.publish is None

@@ -32,6 +32,7 @@ SAMPLE_PARAMS = {
     "merged": "SELECT * FROM daily_prices",
     "misplaced_raw": "'raw/dt=2024-6-3/NVDA.csv'",
     "lookback_year": 2023,
+    "one_copy_per_key": "false",
     "max_daily_move": "0.3",
     "published": "daily_prices",
     "raw_filter": "dt IN ('2024-06-06')",
