@@ -422,7 +422,7 @@ class AthenaEngine(Engine):
     def list_objects(self, location: str) -> list[StoredObject]:
         bucket, prefix = self._s3_parts(location, "listing objects")
         objects = [
-            StoredObject(f"s3://{bucket}/{item['Key']}", item["ETag"])
+            StoredObject(f"s3://{bucket}/{item['Key']}", item["ETag"], item.get("Size"))
             for page in self._s3_pages(f"listing {location}", Bucket=bucket, Prefix=prefix)
             for item in page.get("Contents", [])
         ]

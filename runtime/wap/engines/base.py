@@ -48,6 +48,8 @@ class StoredObject:
     #: Changes whenever the object's content is replaced (S3: the ETag; locally: size and
     #: modification time), so a re-landed object is seen as new.
     fingerprint: str
+    #: Bytes, when the listing says (S3 and local files do).
+    size: int | None = None
 
 
 @dataclass(frozen=True)

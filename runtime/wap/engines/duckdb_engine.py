@@ -414,7 +414,9 @@ class DuckDBEngine(Engine):
         for each in sorted(path.rglob("*")):
             if each.is_file():
                 stat = each.stat()
-                objects.append(StoredObject(str(each), f"{stat.st_size}:{stat.st_mtime_ns}"))
+                objects.append(
+                    StoredObject(str(each), f"{stat.st_size}:{stat.st_mtime_ns}", stat.st_size)
+                )
         return objects
 
     def read_text(self, location: str) -> str | None:

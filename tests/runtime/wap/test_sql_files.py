@@ -16,13 +16,16 @@ SQL_NAMES = sorted(
 )
 # What the steps put into the placeholders, one sample value each.
 SAMPLE_PARAMS = {
+    "aggregates": "count(*) AS failed_rows_0, '' AS sample_keys_0",
     "as_of": "2024-06-07",
     "check_name": "unique_key",
     "check_sql": "SELECT 'NVDA@2024-06-07' AS failure_key, 0.0 AS sample_rank",
     "check_summaries": "SELECT 'c' AS check_name, 'error' AS severity, true AS passed, "
     "0 AS failed_rows, '' AS sample_keys",
+    "check_list": "(0, 'not_null_keys', 'error')",
     "checked_at": "2024-06-07 22:00:00",
     "expected_symbols": "'NVDA', 'AMD'",
+    "failed_rows": "CASE checks.position WHEN 0 THEN per_check.failed_rows_0 END",
     "first_year": 2023,
     "last_year": 2024,
     "lookback_date": "2023-06-03",
@@ -30,12 +33,14 @@ SAMPLE_PARAMS = {
     "misplaced_raw": "'raw/dt=2024-6-3/NVDA.csv'",
     "kept": "symbol_summary",
     "lookback_year": 2023,
+    "one_copy_per_key": "false",
     "max_daily_move": "0.3",
     "published": "daily_prices",
     "raw_filter": "dt IN ('2024-06-06')",
     "raw_rows": "SELECT * FROM raw_daily_prices WHERE dt IN ('2024-06-06')",
     "raw_table": "raw_daily_prices",
     "run_id": "wr_1234",
+    "sample_keys": "CASE checks.position WHEN 0 THEN per_check.sample_keys_0 END",
     "severity": "error",
     "since_year": 2023,
     "staging": "daily_prices_staging_wr_1234",
