@@ -19,7 +19,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from runtime.ingest.errors import ConfigurationError, IngestError, IngestionFailed
 from runtime.ingest.pacing import SystemClock
-from runtime.ingest.run import FAILED, SKIPPED, SUCCEEDED, SymbolOutcome, run_ingestion
+from runtime.ingest.run import (
+    DEFERRED,
+    FAILED,
+    LANDED,
+    SKIPPED,
+    SUCCEEDED,
+    SplitsOutcome,
+    SymbolOutcome,
+    run_ingestion,
+)
 from runtime.ingest.settings import SERVICE_NAME, Settings
 
 # The local CLI imports the run and its types from here, next to the Lambda entry point.
@@ -48,6 +57,7 @@ clock = SystemClock()
 def handler(event: dict[str, Any] | None, context: LambdaContext) -> dict[str, Any]:
     """Run one ingestion; see the module docstring for when it raises."""
     outcomes: list[SymbolOutcome] = []
+    records: list[SplitsOutcome] = []
     try:
         settings = Settings.from_env(os.environ)
         result = run_ingestion(
@@ -56,25 +66,28 @@ def handler(event: dict[str, Any] | None, context: LambdaContext) -> dict[str, A
             context.get_remaining_time_in_millis,
             outcomes.append,
             clock=clock,
+            on_split_record=records.append,
         )
     except ConfigurationError as error:
         # A user's mistake: the message says what to fix, a traceback would not help.
         logger.error(str(error))
-        _record_metrics(outcomes, run_failed=True)
+        _record_metrics(outcomes, records, run_failed=True)
         raise
     except IngestError:
         logger.exception("ingestion failed")
-        _record_metrics(outcomes, run_failed=True)
+        _record_metrics(outcomes, records, run_failed=True)
         raise
     except Exception as error:
         logger.exception("ingestion failed unexpectedly")
-        _record_metrics(outcomes, run_failed=True)
+        _record_metrics(outcomes, records, run_failed=True)
         raise IngestError(f"ingestion failed unexpectedly: {type(error).__name__}") from error
-    _record_metrics(outcomes, run_failed=False)
+    _record_metrics(outcomes, records, run_failed=False)
     return result
 
 
-def _record_metrics(outcomes: list[SymbolOutcome], *, run_failed: bool) -> None:
+def _record_metrics(
+    outcomes: list[SymbolOutcome], records: list[SplitsOutcome], *, run_failed: bool
+) -> None:
     counts = {
         status: sum(o.status == status for o in outcomes) for status in (SUCCEEDED, FAILED, SKIPPED)
     }
@@ -84,8 +97,13 @@ def _record_metrics(outcomes: list[SymbolOutcome], *, run_failed: bool) -> None:
         "SymbolsFailed": counts[FAILED],
         "SymbolsSkipped": counts[SKIPPED],
         "RowsWritten": sum(o.rows for o in outcomes),
-        "ApiCalls": sum(o.attempts for o in outcomes),
-        "ThrottledResponses": sum(o.throttled for o in outcomes),
+        "ApiCalls": sum(o.attempts for o in [*outcomes, *records]),
+        "ThrottledResponses": sum(o.throttled for o in [*outcomes, *records]),
+        # Fetches the day's call budget had no room for (prices and split records).
+        "CallsDeferred": sum(o.deferred for o in outcomes)
+        + sum(r.status == DEFERRED for r in records),
+        "SplitRecordsLanded": sum(r.status == LANDED for r in records),
+        "SplitRecordsFailed": sum(r.status == FAILED for r in records),
         "OutputSizeFallbacks": sum(o.fell_back_to_compact for o in outcomes),
         "MovingBarsDropped": sum(o.dropped_moving_bar for o in outcomes),
         "PartialFailure": int(partial and not run_failed),
