@@ -29,6 +29,7 @@ from runtime.ingest.errors import (
     ApiProblem,
     BurstThrottled,
     CallBudgetSpent,
+    CallCountUnavailable,
     InvalidRequest,
     OutOfTime,
     PremiumFullOutput,
@@ -194,7 +195,10 @@ class AlphaVantageClient:
                     extra={"symbol": symbol, "backoff_seconds": backoff, "attempt": attempts + 1},
                 )
                 self._clock.sleep(backoff)
-            refusal = self._budget.take() if self._budget else None
+            try:
+                refusal = self._budget.take() if self._budget else None
+            except CallCountUnavailable as unavailable:
+                raise self._finish(unavailable, attempts, throttled) from None
             if refusal:
                 raise self._finish(CallBudgetSpent(refusal), attempts, throttled)
             attempts += 1

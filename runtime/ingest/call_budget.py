@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from datetime import date
 
+from runtime.ingest.errors import CallCountUnavailable
 from runtime.ingest.ingest_state import Document, StateError, StateStore
 
 #: 0 means no budget (premium keys).
@@ -28,15 +29,15 @@ class CallBudget:
         self._lock = threading.Lock()
         #: The day's count as last seen, this run's and other runs' calls together.
         self.used: int | None = None
-        #: This run's calls refused for the budget.
-        self.refused = 0
 
     @property
     def document_name(self) -> str:
         return f"api_calls/dt={self.day.isoformat()}.json"
 
     def take(self) -> str | None:
-        """Count one call; None when it may be made, else why not (then it is not counted)."""
+        """Count one call; None when it may be made, else why not (then it is not counted).
+
+        Raises CallCountUnavailable when the count cannot be read or written."""
         if self.limit == NO_BUDGET or self._store is None:
             return None
 
@@ -53,16 +54,14 @@ class CallBudget:
         try:
             stored = self._store.update(self.document_name, count_one)
         except StateError as error:
-            refusal = f"could not count the call against the day's budget ({error})"
-        else:
-            with self._lock:
-                self.used = int(stored.get("calls", 0))
-            if counted:
-                return None
-            refusal = (
-                f"the day's call budget is spent ({self.used} of {self.limit} calls made on "
-                f"{self.day.isoformat()}, UTC)"
-            )
+            raise CallCountUnavailable(
+                f"could not count the call against the day's budget: {error}"
+            ) from None
         with self._lock:
-            self.refused += 1
-        return refusal
+            self.used = int(stored.get("calls", 0))
+        if counted:
+            return None
+        return (
+            f"the day's call budget is spent ({self.used} of {self.limit} calls made on "
+            f"{self.day.isoformat()}, UTC)"
+        )

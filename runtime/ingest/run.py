@@ -343,7 +343,7 @@ class _SplitRecords:
     def fetch(
         self, refresh_days: int, on_record: Callable[[SplitsOutcome], None] | None
     ) -> list[SplitsOutcome]:
-        if not self.run.landed:
+        if not self.run.landed or self.run.key_rejection:
             return []
         try:
             refreshed = {
@@ -370,9 +370,7 @@ class _SplitRecords:
         return outcomes
 
     def _record(self, symbol: str, why: str) -> SplitsOutcome:
-        stop_reason = self.run.stop_reason or (
-            "not attempted: the API key was rejected" if self.run.key_rejection else None
-        )
+        stop_reason = self.run.stop_reason
         if stop_reason:
             return SplitsOutcome(symbol, DEFERRED, stop_reason)
         try:

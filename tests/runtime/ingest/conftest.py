@@ -218,6 +218,11 @@ def make_settings(**env: str) -> Settings:
     return Settings.from_env({k: v for k, v in merged.items() if v is not None})
 
 
+def price_requests(server: Any) -> list:
+    """The TIME_SERIES_DAILY calls a SampleServer served (not the SPLITS ones), in order."""
+    return [request for request in server.requests if request.function == "TIME_SERIES_DAILY"]
+
+
 def local_settings(server: Any, lake: Path, **env: str) -> Settings:
     """Settings for a run from a SampleServer into a local lake."""
     return make_settings(
@@ -261,9 +266,19 @@ def csv_rows(text: str) -> list[list[str]]:
     return rows[1:]
 
 
-def landed_keys(s3_client: Any) -> list[str]:
-    listing = s3_client.list_objects_v2(Bucket=BUCKET)
+def landed_keys(s3_client: Any, prefix: str = "raw/") -> list[str]:
+    """The keys under `prefix` (default: the price objects of the raw zone), sorted."""
+    listing = s3_client.list_objects_v2(Bucket=BUCKET, Prefix=prefix)
     return sorted(item["Key"] for item in listing.get("Contents", []))
+
+
+def records_fresh(s3_client: Any, *symbols: str, day: str = INGEST_DATE) -> None:
+    """Record the symbols' split records as fetched on `day`: no run that day asks again."""
+    s3_client.put_object(
+        Bucket=BUCKET,
+        Key="ingest_state/splits_refreshed.json",
+        Body=json.dumps(dict.fromkeys(symbols, day)).encode(),
+    )
 
 
 def raw_keys(s3_client: Any, symbol: str, ingest_date: str = INGEST_DATE) -> list[str]:
