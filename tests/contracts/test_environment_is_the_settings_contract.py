@@ -22,10 +22,7 @@ LEFT_TO_DEFAULT = {
 }
 SINK_ONLY = {
     "s3": {settings.FIREHOSE_STREAM_ENV: "the firehose sink only"},
-    "firehose": {
-        settings.DATA_BUCKET_ENV: "the s3 sink only",
-        settings.RAW_PREFIX_ENV: "the s3 sink only",
-    },
+    "firehose": {settings.RAW_PREFIX_ENV: "the s3 sink only"},
 }
 
 
@@ -57,10 +54,12 @@ def test_the_runtime_accepts_the_environment_as_the_stack_meant_it(deployed, sin
 
     assert ",".join(parsed.symbols) == "AMD,NVDA,INTC,MU,QCOM,TXN,AMAT,AVGO,LSCC,KLAC"
     assert (parsed.sink, parsed.calls_per_minute, parsed.output_size) == (sink, 5, "compact")
+    assert (parsed.call_budget, parsed.splits_refresh_days) == (25, 7)
+    # Split records and the day's call count live in the bucket with either sink.
+    assert parsed.data_bucket == runs.graph.one("aws:s3/bucket:Bucket").outputs["bucket"]
     assert parsed.api_key is None
     assert parsed.secret_arn == runs.graph.one("aws:secretsmanager/secret:Secret").outputs["arn"]
     if sink == "s3":
-        assert parsed.data_bucket == runs.graph.one("aws:s3/bucket:Bucket").outputs["bucket"]
         assert parsed.raw_prefix == settings.DEFAULT_RAW_PREFIX
     else:
         stream = runs.graph.one("aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream")
