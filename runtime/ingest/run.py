@@ -298,7 +298,8 @@ class _Run:
             self.stop(f"not attempted: {problem.reason}")
             return _from_problem(symbol, SKIPPED, problem)
         except CallBudgetSpent as problem:
-            self.stop(f"deferred: {problem.reason}")
+            problem.reason = f"deferred: {problem.reason}"
+            self.stop(problem.reason)
             return replace(_from_problem(symbol, SKIPPED, problem), deferred=True)
         except KeyRejected as problem:
             with self._lock:

@@ -15,10 +15,10 @@ from tests.runtime.ingest.conftest import (
     expected_raw_rows,
     json_body,
     landed_keys,
-    records_fresh,
     make_settings,
     raw_keys,
     raw_rows,
+    records_fresh,
     run,
 )
 

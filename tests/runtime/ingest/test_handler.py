@@ -29,9 +29,9 @@ from tests.runtime.ingest.conftest import (
     expected_raw_rows,
     json_body,
     landed_keys,
-    records_fresh,
     object_rows,
     raw_rows,
+    records_fresh,
     utc,
 )
 
@@ -272,7 +272,10 @@ def test_the_key_never_appears_in_logs_errors_results_or_objects(
         repr(raised.value.__context__),
         repr(raised.value.__cause__),
         json.dumps(raised.value.result),
-        *(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode() for key in landed_keys(s3, "")),
+        *(
+            s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode()
+            for key in landed_keys(s3, "")
+        ),
     ]
     assert api.calls[0].apikey == API_KEY  # the key did go to the API ...
     assert not [text for text in everything if API_KEY in text]  # ... and nowhere else

@@ -376,7 +376,10 @@ def test_the_source_defaults_to_alphavantage_when_a_key_is_set(
             )
             == 0
         )
-        assert [r.symbol for r in server.requests] == ["NVDA"]
+        assert [(r.function, r.symbol) for r in server.requests] == [
+            ("TIME_SERIES_DAILY", "NVDA"),
+            ("SPLITS", "NVDA"),  # its first ingestion asks for its split record
+        ]
         url = server.url
 
     out = capsys.readouterr().out
