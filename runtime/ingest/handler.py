@@ -5,7 +5,8 @@ reads the settings from the environment, gives the run the Lambda's remaining ti
 and reports the run as EMF metrics in the log (one blob per invocation, no API
 call). It raises, so the Lambda errors and its alarm fires, on invalid
 configuration, an unreadable or rejected key, or when no symbol succeeded; a
-partial failure returns normally with `PartialFailure` = 1.
+partial failure returns normally with `PartialFailure` = 1. A split record that fails or is
+deferred never raises: it is a warning and counts in `SplitRecordsFailed` or `CallsDeferred`.
 """
 
 from __future__ import annotations
