@@ -46,7 +46,7 @@ from runtime.ingest.ingest_state import LocalStateStore, S3StateStore, StateErro
 from runtime.ingest.pacing import Clock, RequestPacer, SystemClock
 from runtime.ingest.settings import SERVICE_NAME, RunPlan, Settings, plan_run
 from runtime.ingest.sinks import FirehoseSink, LocalSink, ObjectSink, S3Sink, Sink, land_splits
-from runtime.ingest.splits import records_due
+from runtime.ingest.splits import DueRecord, records_due
 from runtime.market_calendar import new_york_time, session_close, session_has_closed
 
 # Seconds kept free at the end of a Lambda run for the last write, the summary and
@@ -352,17 +352,23 @@ class _SplitRecords:
                 for symbol, day in self.store.read(SPLITS_REFRESHED).items()
             }
         except (StateError, AttributeError, TypeError, ValueError) as error:
-            logger.warning(
-                "split records not fetched: the day each was last fetched is unreadable",
-                extra={"reason": str(error)},
+            # Which records are due is unknown: each landed symbol says so, none is fetched.
+            reason = (
+                f"not fetched: the days split records were last fetched are unreadable ({error})"
             )
-            return []
-        due = records_due(
-            self.run.plan.symbols, self.run.landed, refreshed, self.today, refresh_days
-        )
+            due = [DueRecord(symbol, reason) for symbol in self.run.landed]
+            fetch = False
+        else:
+            due = records_due(
+                self.run.plan.symbols, self.run.landed, refreshed, self.today, refresh_days
+            )
+            fetch = True
         outcomes = []
         for item in due:
-            outcome = self._record(item.symbol, item.reason)
+            if fetch:
+                outcome = self._record(item.symbol, item.reason)
+            else:
+                outcome = SplitsOutcome(item.symbol, FAILED, item.reason)
             log = logger.info if outcome.status == LANDED else logger.warning
             log(f"split record {outcome.status}", extra={"outcome": vars(outcome)})
             outcomes.append(outcome)

@@ -212,3 +212,18 @@ def test_a_split_sized_overnight_move_asks_for_the_record_at_once(api, s3, clock
         "a split-sized overnight move on 2024-06-10"
     )
     assert split_rows(s3, "NVDA") == [["NVDA", "2024-06-10", "10.0000", INGESTED_AT]]
+
+
+def test_an_unreadable_refresh_record_is_a_warning_per_symbol_and_the_prices_stand(api, s3, clock):
+    key = "ingest_state/splits_refreshed.json"
+    s3.put_object(Bucket=BUCKET, Key=key, Body=b"{not json")
+
+    result = run(make_settings(), clock)
+
+    assert result["succeeded"] == ["AMD", "NVDA", "INTC"]
+    assert api.split_calls == []
+    assert list(result["splits"]["failed"]) == ["AMD", "NVDA", "INTC"]
+    assert result["splits"]["failed"]["AMD"].startswith(
+        f"not fetched: the days split records were last fetched are unreadable (could not read "
+        f"s3://{BUCKET}/{key}"
+    )
