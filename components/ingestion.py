@@ -84,6 +84,10 @@ class IngestionArgs:
     )
     sink: str = "s3"
     calls_per_minute: int = 5
+    # API calls all of a UTC day's runs may make together (0: none), and the oldest a
+    # symbol's split record may get (runtime/ingest/settings.py).
+    call_budget: int = 25
+    splits_refresh_days: int = 7
     output_size: str = "compact"
     schedule: str = "cron(0 22 ? * MON-FRI *)"
     schedule_timezone: str = "UTC"
@@ -307,7 +311,11 @@ def function_environment(
         "ALPHAVANTAGE_SECRET_ARN": secret_arn,
         "SINK": args.sink,
         "CALLS_PER_MINUTE": str(args.calls_per_minute),
+        "API_DAILY_CALL_BUDGET": str(args.call_budget),
+        "SPLITS_REFRESH_DAYS": str(args.splits_refresh_days),
         "OUTPUT_SIZE": args.output_size,
+        # Split records and the day's call count live in the bucket with either sink.
+        "DATA_BUCKET": args.bucket_name,
         "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": args.metrics_namespace,
     }
@@ -344,21 +352,29 @@ def function_statements(
         statements.append(
             iam.allow(["events:PutEvents"], [success_bus_arn], sid="SucceededRunDestination")
         )
+    landing = [iam.objects_under(bucket_arn, storage.RAW_SPLITS_PREFIX)]
     if sink == "firehose":
         statements.append(
             iam.allow(["firehose:PutRecordBatch"], [stream_arn], sid="SendToFirehose")
         )
     else:
-        statements.append(
-            iam.allow(
-                ["s3:PutObject"], [iam.objects_under(bucket_arn, storage.RAW_PREFIX)], sid="LandRaw"
-            )
-        )
-    statements.append(
+        landing.insert(0, iam.objects_under(bucket_arn, storage.RAW_PREFIX))
+    statements += [
+        # Write-once objects (a conditional PUT needs no more than s3:PutObject).
+        iam.allow(["s3:PutObject"], landing, sid="LandRaw"),
+        # The day's call count and the split refresh dates: read, then a conditional PUT
+        # (If-Match / If-None-Match). No s3:ListBucket: a missing document reads as 403,
+        # which the runtime tells apart by creating it (runtime/ingest/ingest_state.py).
+        # https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
+        iam.allow(
+            ["s3:GetObject", "s3:PutObject"],
+            [iam.objects_under(bucket_arn, storage.INGEST_STATE_PREFIX)],
+            sid="SharedRunState",
+        ),
         iam.allow(
             ["s3:PutObject"], [iam.objects_under(bucket_arn, storage.SMOKE_PREFIX)], sid="LandSmoke"
-        )
-    )
+        ),
+    ]
     return statements
 
 
