@@ -289,4 +289,10 @@ def test_a_grafana_stack_exports_its_token_for_smoke_as_a_secret(stack_graph):
     )
 
     assert graph.exports["grafana_token"] == token.outputs["key"]
-    assert asyncio.run(exported.is_secret()) is True
+    # A loop of its own, left as it was: asyncio.run would unset the thread's event loop,
+    # which the Pulumi runtime of every later test in this process relies on.
+    loop = asyncio.new_event_loop()
+    try:
+        assert loop.run_until_complete(exported.is_secret()) is True
+    finally:
+        loop.close()
