@@ -74,3 +74,12 @@ plan: $(VENV)/.installed
 
 plan-update: $(VENV)/.installed
 	$(BIN)/python -m components.plan --update
+
+# The component package's schema (package/), as the SDK's analyzer infers it from the
+# components; `schema-update` rewrites the snapshot a test compares with.
+.PHONY: schema schema-update
+schema: $(VENV)/.installed
+	$(BIN)/python -m components.package
+
+schema-update: $(VENV)/.installed
+	$(BIN)/python -m components.package --update
