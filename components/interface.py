@@ -101,6 +101,10 @@ def _checked(annotation: Any, value: Any, context: _Context, label: str):
             _checked(item_type, item, context, f"{label}[{index}]")
             for index, item in enumerate(value)
         )
+    if target is int and isinstance(value, float) and value.is_integer():
+        # The engine sends every number as a float, and the SDK's provider (3.272.0) hands
+        # an integer property on as it came.
+        value = int(value)
     if target in _KINDS and not _fits(target, value):
         context.add(f"input '{label}' must be {_KINDS[target]}, got {_kind(value)}")
     elif label in context.choices and value not in context.choices[label]:

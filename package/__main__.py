@@ -9,9 +9,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pulumi.provider.experimental import component_provider_host  # noqa: E402
+from pulumi.provider.experimental import component_provider_host
 
-from components.package import COMPONENTS, NAME, version  # noqa: E402
+from components.package import COMPONENTS, NAME, version
 
 if __name__ == "__main__":
     component_provider_host(COMPONENTS, NAME, version=version())

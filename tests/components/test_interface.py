@@ -45,7 +45,9 @@ def test_a_wrong_type_names_the_component_and_the_property(build):
 
 
 def test_a_string_where_a_list_belongs_is_refused_not_split_into_letters(build):
-    message = _message(build, lambda: IngestionComponent("ingest", {**INGESTION, "symbols": "NVDA"}))
+    args = {**INGESTION, "symbols": "NVDA"}
+
+    message = _message(build, lambda: IngestionComponent("ingest", args))
 
     assert message == "IngestionComponent: input 'symbols' must be a list, got a string"
 
@@ -83,9 +85,7 @@ def test_each_problem_gets_its_own_line_and_nothing_is_registered(build, pulumi_
 def test_a_nested_property_is_named_by_its_path(build):
     grafana = {"mode": "external", "admin_group_ids": "g-1", "colour": "red"}
 
-    message = _message(
-        build, lambda: DashboardComponent("dash", {**DASHBOARD, "grafana": grafana})
-    )
+    message = _message(build, lambda: DashboardComponent("dash", {**DASHBOARD, "grafana": grafana}))
 
     assert message.splitlines() == [
         "DashboardComponent: unknown input 'grafana.colour' (known: mode, authProvider, "
@@ -111,7 +111,9 @@ def test_the_program_s_args_class_is_checked_too(build):
 
     message = _message(build, lambda: IngestionComponent("ingest", args))
 
-    assert message == "IngestionComponent: input 'logRetentionDays' must be an integer, got a string"
+    assert message == (
+        "IngestionComponent: input 'logRetentionDays' must be an integer, got a string"
+    )
 
 
 def test_a_secret_s_value_never_appears_in_a_message(build):
@@ -124,7 +126,11 @@ def test_a_secret_s_value_never_appears_in_a_message(build):
 
 
 def test_an_output_passes_where_an_input_is_accepted(build):
-    args = {**INGESTION, "api_key": pulumi.Output.secret("key"), "account_id": pulumi.Output.from_input("1")}
+    args = {
+        **INGESTION,
+        "api_key": pulumi.Output.secret("key"),
+        "account_id": pulumi.Output.from_input("123456789012"),
+    }
 
     graph = build(lambda: IngestionComponent("ingest", args))
 

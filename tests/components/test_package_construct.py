@@ -11,6 +11,7 @@ from components.plan import render, run_program
 from tests.components.conftest import TEST_API_KEY
 from tests.components.package_construct import provider, through_construct
 
+
 def _run(pulumi_mocks, stack: str, overrides: dict[str, str]):
     return run_program(pulumi_mocks, stack, api_key=TEST_API_KEY, overrides=overrides)
 

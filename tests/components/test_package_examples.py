@@ -120,10 +120,13 @@ def test_the_yaml_example_sets_only_schema_properties_with_their_types(yaml_prog
 @pytest.mark.parametrize(
     ("resource", "key", "value", "problem"),
     [
-        ("ingestion", "callsPerMinute", "five", "ingestion.callsPerMinute: string where the schema wants integer"),
+        ("ingestion", "callsPerMinute", "five",
+         "ingestion.callsPerMinute: string where the schema wants integer"),
         ("ingestion", "symbol", ["NVDA"], "ingestion.symbol: no such property"),
-        ("wap", "region", "${lake.region}", "wap.region is a plain input but depends on resource output lake"),
-        ("dashboard", "grafana", {"mode": "managed", "colour": "red"}, "dashboard.grafana.colour: no such property"),
+        ("wap", "region", "${lake.region}",
+         "wap.region is a plain input but depends on resource output lake"),
+        ("dashboard", "grafana", {"mode": "managed", "colour": "red"},
+         "dashboard.grafana.colour: no such property"),
         ("wap", "protectData", "yes", "wap.protectData: string where the schema wants boolean"),
     ],
 )  # fmt: skip
