@@ -1,6 +1,6 @@
 """The program built through the package's `construct` path builds what it builds through
 the classes directly: the same resources, names, parents and inputs, for both stacks and
-each sink and Grafana mode."""
+each sink and Grafana mode; and the policy pack passes on it."""
 
 from unittest import mock
 
@@ -10,6 +10,7 @@ from components import dashboard, ingestion, wap_workflow
 from components.plan import render, run_program
 from tests.components.conftest import TEST_API_KEY
 from tests.components.package_construct import provider, through_construct
+from tests.policy.test_policies import policies, violations_of
 
 
 def _run(pulumi_mocks, stack: str, overrides: dict[str, str]):
@@ -42,3 +43,5 @@ def test_the_construct_path_builds_the_same_stack_as_the_classes(pulumi_mocks, s
     assert len(constructed.resources) == len(direct.resources) > 40
     assert render(constructed.resources) == render(direct.resources)
     assert constructed.exports == direct.exports
+    for policy in policies.POLICIES:
+        assert violations_of(policy, constructed.resources) == [], policy.name
