@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 # Where `make demo` keeps its local lake and report.
 DATA_DIR ?= .stockpipe
 
-.PHONY: test lint format demo clean lock lock-upgrade
+.PHONY: test lint format demo clean lock lock-upgrade docs docs-serve diagrams
 
 # pip installs exactly the lock: every line pinned and hashed (--require-hashes), wheels only
 # (--only-binary). The packages in SOURCE_ONLY are published as source only: pip builds them
@@ -45,10 +45,12 @@ endif
 endif
 
 # The suite runs on every core (pytest-xdist); `pytest path::test` alone runs in one process.
+# The documentation is built strictly first (a test checks the generated pages are current).
 test: $(VENV)/.installed
 	$(BIN)/python -m tools.lock_check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(MKDOCS) build --strict
 	$(BIN)/pytest -n auto
 
 lint: $(VENV)/.installed
@@ -74,6 +76,24 @@ plan: $(VENV)/.installed
 
 plan-update: $(VENV)/.installed
 	$(BIN)/python -m components.plan --update
+
+# The documentation site (mkdocs.yml, docs/): the generated pages rewritten from the code
+# (tools/docs_pages.py), then a strict build into build/site: a broken link or anchor, a page
+# missing from the nav or a nav entry without its page fails it. Never add --quiet: it drops
+# the warnings strict mode counts, and a broken site builds. NO_MKDOCS_2_WARNING silences the
+# end-of-life notice Material prints on every build (docs/development.md: why Material).
+MKDOCS = NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs
+docs: $(VENV)/.installed
+	$(BIN)/python -m tools.docs_pages
+	$(MKDOCS) build --strict
+
+docs-serve: docs
+	$(MKDOCS) serve --strict
+
+# The diagrams are committed as SVG so the site needs no renderer; this re-renders them
+# (Graphviz: apt-get install graphviz, brew install graphviz).
+diagrams:
+	dot -Tsvg docs/diagrams/flow.dot -o docs/diagrams/flow.svg
 
 # The component package's schema (package/), as the SDK's analyzer infers it from the
 # components; `schema-update` rewrites the snapshot a test compares with.

@@ -25,6 +25,7 @@ from pulumi.runtime import config as runtime_config
 
 from components import grafana_config, stack_name
 from components.grafana_config import GrafanaConfig
+from components.setting import Setting
 
 NAMESPACE = "stockpipe"
 
@@ -40,21 +41,6 @@ LOG_RETENTION_DAYS = "logRetentionDays"
 PROTECT_DATA = "protectData"
 FRESHNESS_MAX_AGE_DAYS = "freshnessMaxAgeDays"
 POWERTOOLS_LAYER_ARN = "powertoolsLayerArn"
-KEYS = (
-    SYMBOLS,
-    API_KEY,
-    SCHEDULE,
-    SCHEDULE_TIMEZONE,
-    INGESTION_SINK,
-    CALLS_PER_MINUTE,
-    OUTPUT_SIZE,
-    ALERT_EMAIL,
-    LOG_RETENTION_DAYS,
-    PROTECT_DATA,
-    FRESHNESS_MAX_AGE_DAYS,
-    POWERTOOLS_LAYER_ARN,
-    *grafana_config.KEYS,
-)
 
 DEFAULT_SYMBOLS = ("AMD", "NVDA", "INTC", "MU", "QCOM", "TXN", "AMAT", "AVGO", "LSCC", "KLAC")
 DEFAULT_SCHEDULE = "cron(0 22 ? * MON-FRI *)"
@@ -87,6 +73,133 @@ EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 LAYER_ARN_PATTERN = re.compile(
     r"^arn:aws[a-z-]*:lambda:(?P<region>[a-z]{2}(?:-[a-z]+)+-\d):\d{12}:layer:[A-Za-z0-9_-]{1,140}:\d+$"
 )
+
+# Every key of the namespace, declared once: the loader reads exactly these keys (any other
+# is reported as unknown) and docs/configuration.md is generated from these rows.
+SETTINGS = (
+    Setting(
+        SYMBOLS,
+        "list of tickers",
+        ",".join(DEFAULT_SYMBOLS),
+        "a YAML list or a comma-separated string of tickers: 1-12 characters of A-Z, 0-9, "
+        "`.` and `-`, starting with a letter or digit; upper-cased, duplicates dropped; at "
+        "most as many as fit in Lambda's 900 s at `callsPerMinute` (60 at 5 a minute)",
+        "NVDA,AMD,TSM",
+        "The tickers ingested every run and audited by `expected_symbols`. With "
+        "`callsPerMinute` they set the Lambda timeout.",
+    ),
+    Setting(
+        API_KEY,
+        "secret string",
+        None,
+        "a Pulumi secret (`pulumi config set --secret`); refused in clear text, without echoing it",
+        "<your Alpha Vantage key>",
+        "The Alpha Vantage API key. Stored only in the Secrets Manager secret; the function "
+        "gets the secret's ARN.",
+        default_note="required",
+        secret=True,
+    ),
+    Setting(
+        SCHEDULE,
+        "string",
+        DEFAULT_SCHEDULE,
+        "an EventBridge Scheduler expression: `cron(minutes hours day-of-month month "
+        "day-of-week year)` with exactly one of the two day fields `?` (day-of-week 1-7 or "
+        "SUN-SAT), or `rate(N minute|minutes|hour|hours|day|days)`",
+        "cron(0 18 ? * MON-FRI *)",
+        "When ingestion runs (the workflow follows a successful run).",
+    ),
+    Setting(
+        SCHEDULE_TIMEZONE,
+        "string",
+        DEFAULT_TIMEZONE,
+        "an IANA time zone name",
+        "America/New_York",
+        "The zone `schedule` is read in (prod runs at 18:00 New York time).",
+    ),
+    Setting(
+        INGESTION_SINK,
+        "string",
+        SINKS[0],
+        "one of " + ", ".join(SINKS),
+        "firehose",
+        "Where the function lands raw bars: objects under `raw/`, or a Firehose delivery "
+        "stream to `raw_firehose/` (5 MiB or 60 s buffering, GZIP, errors under "
+        "`raw_firehose_errors/`, delivery logs).",
+    ),
+    Setting(
+        CALLS_PER_MINUTE,
+        "whole number",
+        str(DEFAULT_CALLS_PER_MINUTE),
+        "a whole number, at least 1",
+        "75",
+        "The API key's request budget per minute; with `symbols` it sets the Lambda timeout.",
+    ),
+    Setting(
+        OUTPUT_SIZE,
+        "string",
+        OUTPUT_SIZES[0],
+        "one of " + ", ".join(OUTPUT_SIZES),
+        "full",
+        "`compact` fetches the latest 100 bars, `full` the whole history (premium keys "
+        "only: a free key falls back to compact with a warning).",
+    ),
+    Setting(
+        ALERT_EMAIL,
+        "string",
+        None,
+        "an email address",
+        "data-team@example.org",
+        "Subscribes this address to the alert topic (confirm the email AWS sends).",
+        default_note="none: no subscription",
+    ),
+    Setting(
+        LOG_RETENTION_DAYS,
+        "whole number",
+        str(DEFAULT_LOG_RETENTION_DAYS),
+        "one of the values CloudWatch Logs accepts: " + ", ".join(map(str, LOG_RETENTION_CHOICES)),
+        "90",
+        "How long the function's and the delivery stream's logs are kept (not the Glue "
+        "jobs': Python shell writes to Glue's account-wide default log groups, which the "
+        "stack does not own).",
+    ),
+    Setting(
+        PROTECT_DATA,
+        "boolean",
+        "false",
+        "true or false",
+        "true",
+        "`protect` and `retainOnDelete` on the bucket; `false` also sets `force_destroy`, so "
+        "`pulumi destroy` empties a dev bucket.",
+        default_note=f"`true` on the stack named `{PRODUCTION_STACK}`, `false` elsewhere",
+    ),
+    Setting(
+        FRESHNESS_MAX_AGE_DAYS,
+        "whole number",
+        str(DEFAULT_FRESHNESS_MAX_AGE_DAYS),
+        f"a whole number of days from {FRESHNESS_MAX_AGE_CHOICES.start} to "
+        f"{FRESHNESS_MAX_AGE_CHOICES.stop - 1} (CloudWatch evaluates daily periods over at "
+        "most a week)",
+        "3",
+        "The freshness alarm fires when a symbol's newest published bar is older than this, "
+        "or no publish has reported it for that many daily periods. Below 3 it pages every "
+        "weekend on a weekday schedule.",
+    ),
+    Setting(
+        POWERTOOLS_LAYER_ARN,
+        "string",
+        None,
+        "a Lambda layer version ARN in the stack's region "
+        "(`arn:aws:lambda:<region>:<account>:layer:<name>:<version>`)",
+        "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-arm64:18",
+        "The Powertools for AWS Lambda layer the function uses, instead of looking it up in "
+        "the public SSM parameter of the locked Powertools release. `make preflight` checks "
+        "that it exists and holds that release.",
+        default_note="none: looked up in SSM",
+    ),
+    *grafana_config.SETTINGS,
+)
+KEYS = tuple(setting.key for setting in SETTINGS)
 
 # The handler's pacing and time budget (runtime/ingest): a call may take the connect
 # plus read timeout, a burst throttle is retried up to MAX_ATTEMPTS times with backoff

@@ -19,10 +19,11 @@ from typing import Any
 
 import pulumi
 
+from components.setting import Setting
+
 NAMESPACE = "stockpipe"
 GRAFANA = "grafana"
 GRAFANA_TOKEN = "grafanaToken"  # noqa: S105 (a config key name)
-KEYS = (GRAFANA, GRAFANA_TOKEN)
 
 MODES = ("none", "managed", "external")
 AUTH_PROVIDERS = ("AWS_SSO", "SAML")
@@ -36,12 +37,150 @@ MIN_GRAFANA_VERSION = (9, 4)
 # workspace's plugin catalog).
 DEFAULT_PLUGIN_VERSION = "3.3.3"
 
-MANAGED_KEYS = (
-    "authProvider", "grafanaVersion", "adminUserIds", "adminGroupIds", "pluginVersion",
-    "uninstallPluginOnDelete",
-)  # fmt: skip
-EXTERNAL_KEYS = ("url", "awsAuth", "assumeRoleArn", "externalId")
-OBJECT_KEYS = ("mode", *MANAGED_KEYS, *EXTERNAL_KEYS)
+# The keys of the `stockpipe:grafana` object, declared once (docs/configuration.md is
+# generated from these rows); `mode` says which shape a key belongs to.
+OBJECT_SETTINGS = (
+    Setting(
+        "mode",
+        "string",
+        MODES[0],
+        "one of " + ", ".join(MODES),
+        "managed",
+        "`none`: no Grafana resource. `managed`: an Amazon Managed Grafana workspace with its "
+        "own role, service account, token and the Athena plugin, then the data source, a "
+        "folder and the dashboard. `external`: the data source, folder and dashboard in your "
+        "Grafana at `url`.",
+    ),
+    Setting(
+        "authProvider",
+        "string",
+        AUTH_PROVIDERS[0],
+        "one of " + ", ".join(AUTH_PROVIDERS),
+        "SAML",
+        "How people sign in to the workspace: IAM Identity Center or a SAML identity "
+        "provider (configured in the console after the first `up`).",
+        mode="managed",
+    ),
+    Setting(
+        "grafanaVersion",
+        "string",
+        DEFAULT_GRAFANA_VERSION,
+        "a Managed Grafana version MAJOR.MINOR, "
+        f"{MIN_GRAFANA_VERSION[0]}.{MIN_GRAFANA_VERSION[1]} or newer (plugin installation "
+        "needs it); `aws grafana list-versions` lists the region's",
+        "10.4",
+        "The workspace's Grafana version.",
+        mode="managed",
+    ),
+    Setting(
+        "adminUserIds",
+        "list of strings",
+        None,
+        "IAM Identity Center user ids (`aws identitystore list-users`); `AWS_SSO` only",
+        "[906712345a-1b2c3d4e-5f60-7a8b-9c0d-1e2f3a4b5c6d]",
+        "Identity Center users made workspace admins.",
+        default_note="none",
+        mode="managed",
+    ),
+    Setting(
+        "adminGroupIds",
+        "list of strings",
+        None,
+        "IAM Identity Center group ids (`aws identitystore list-groups`); `AWS_SSO` only",
+        "[906712345a-0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d]",
+        "Identity Center groups made workspace admins.",
+        default_note="none",
+        mode="managed",
+    ),
+    Setting(
+        "pluginVersion",
+        "string",
+        DEFAULT_PLUGIN_VERSION,
+        "a `grafana-athena-datasource` release X.Y.Z in the workspace's plugin catalog",
+        "3.3.3",
+        "The Athena data source plugin version the stack installs.",
+        mode="managed",
+    ),
+    Setting(
+        "uninstallPluginOnDelete",
+        "boolean",
+        "false",
+        "true or false",
+        "true",
+        "Uninstall the plugin when the stack removes it (that run needs "
+        "`GRAFANA_AUTH=<Admin token>` in its environment: the state never holds the token).",
+        mode="managed",
+    ),
+    Setting(
+        "url",
+        "string",
+        None,
+        "an `https://` address (the token goes with every request: TLS only)",
+        "https://grafana.example.org",
+        "Your Grafana's address.",
+        default_note="required with `external`",
+        mode="external",
+    ),
+    Setting(
+        "awsAuth",
+        "string",
+        EXTERNAL_AWS_AUTH[0],
+        "one of " + ", ".join(EXTERNAL_AWS_AUTH),
+        "default",
+        "How the data source gets AWS credentials: the instance's role, or the SDK's chain "
+        "(environment, profile, ECS task or EKS pod role).",
+        mode="external",
+    ),
+    Setting(
+        "assumeRoleArn",
+        "string",
+        None,
+        "an IAM role ARN",
+        "arn:aws:iam::123456789012:role/grafana-athena",
+        "A role the data source assumes on top (a Grafana outside this account or outside "
+        "AWS); it needs the workspace role's permissions.",
+        default_note="none",
+        mode="external",
+    ),
+    Setting(
+        "externalId",
+        "string",
+        None,
+        "any string; only with `assumeRoleArn`",
+        "stockpipe-prod",
+        "The external id the assumed role's trust policy requires.",
+        default_note="none",
+        mode="external",
+    ),
+)
+MANAGED_KEYS = tuple(s.key for s in OBJECT_SETTINGS if s.mode == "managed")
+EXTERNAL_KEYS = tuple(s.key for s in OBJECT_SETTINGS if s.mode == "external")
+OBJECT_KEYS = tuple(s.key for s in OBJECT_SETTINGS)
+
+# The top-level keys this module reads.
+SETTINGS = (
+    Setting(
+        GRAFANA,
+        "object",
+        "{mode: none}",
+        "an object: `mode` and the keys of that mode (below); a key of another mode, an "
+        "unknown key or an unknown mode is refused",
+        "{mode: managed}",
+        "Which Grafana serves the dashboard, and how.",
+        fields=OBJECT_SETTINGS,
+    ),
+    Setting(
+        GRAFANA_TOKEN,
+        "secret string",
+        None,
+        "a Pulumi secret; only with `grafana.mode` `external`",
+        "<Admin service-account token>",
+        "The service-account token (Admin role) of your Grafana.",
+        default_note="none",
+        secret=True,
+    ),
+)
+KEYS = tuple(s.key for s in SETTINGS)
 
 _VERSION = re.compile(r"^(\d+)\.(\d+)$")
 _PLUGIN_VERSION = re.compile(r"^\d+\.\d+\.\d+$")

@@ -153,9 +153,9 @@ def test_the_reader_keeps_every_pin_with_its_marker_hashes_and_sources():
     }
     assert moto.via == ("-r requirements.in",)
     assert all(digest.startswith("sha256:") for digest in moto.hashes)
-    (colorama,) = [pin for (name, _), pin in pins.items() if name == "colorama"]
-    assert colorama.applies({"sys_platform": "win32"}) is True
-    assert colorama.applies({"sys_platform": "linux"}) is False
+    (pywin32,) = [pin for (name, _), pin in pins.items() if name == "pywin32"]
+    assert pywin32.applies({"sys_platform": "win32"}) is True
+    assert pywin32.applies({"sys_platform": "linux"}) is False
     assert pins["botocore", "1.44.8"].via == (
         "-r requirements.in",
         "aws-xray-sdk",
