@@ -8,7 +8,7 @@ const config = new pulumi.Config();
 const region = new pulumi.Config("aws").require("region");
 const account = aws.getCallerIdentityOutput().accountId;
 
-const lake = new aws.s3.BucketV2("lake", { forceDestroy: false });
+const lake = new aws.s3.Bucket("lake", { forceDestroy: false });
 new aws.s3.BucketPublicAccessBlock("lake-public-access", {
     bucket: lake.id,
     blockPublicAcls: true,
