@@ -7,10 +7,7 @@ DATA_DIR ?= .stockpipe
 .PHONY: test lint format demo clean lock lock-upgrade docs docs-serve diagrams
 
 # pip installs exactly the lock: every line pinned and hashed (--require-hashes), wheels only
-# (--only-binary). The packages in SOURCE_ONLY are published as source only: pip builds them
-# with the lock's setuptools, installed first, instead of a setuptools it would download
-# unchecked into an isolated build environment.
-SOURCE_ONLY := pulumiverse-time
+# (--only-binary), so nothing is built from source.
 PIP_INSTALL = $(BIN)/python -m pip install --quiet --disable-pip-version-check \
 	--require-hashes --only-binary=:all:
 
@@ -20,10 +17,7 @@ PIP_INSTALL = $(BIN)/python -m pip install --quiet --disable-pip-version-check \
 $(VENV)/.installed: requirements.txt components/lambda_requirements.txt
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
-	awk '/^setuptools==/ {p = 1} p {print; if ($$0 !~ /\\$$/) exit}' requirements.txt \
-		> $(VENV)/build-requirements.txt
-	$(PIP_INSTALL) -r $(VENV)/build-requirements.txt
-	$(PIP_INSTALL) --no-binary=$(SOURCE_ONLY) --no-build-isolation -r requirements.txt
+	$(PIP_INSTALL) -r requirements.txt
 	$(BIN)/python -m components.artifacts --wheels-only
 	touch $@
 
@@ -64,6 +58,12 @@ format: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(BIN)/python -m runtime.local run --source sample --outputsize full --data-dir $(DATA_DIR)
 
+# docs/report.png anew: the demo's report in headless Chromium (STOCKPIPE_CHROMIUM, default
+# /usr/bin/chromium: Debian's `chromium` package).
+.PHONY: screenshot
+screenshot: $(VENV)/.installed
+	$(BIN)/python -m tools.screenshot
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
 
@@ -94,6 +94,17 @@ docs-serve: docs
 # (Graphviz: apt-get install graphviz, brew install graphviz).
 diagrams:
 	dot -Tsvg docs/diagrams/flow.dot -o docs/diagrams/flow.svg
+
+# Before a stack's first `pulumi up`, with the AWS credentials it will use: read-only checks
+# of the account (docs/preflight-and-smoke.md). After `pulumi up`: the deployed chain, step
+# by step, touching no production data. Both take more arguments in ARGS, e.g.
+#   make smoke STACK=dev ARGS="--outputs outputs.json"      make preflight ARGS=--help
+.PHONY: preflight smoke
+preflight: $(VENV)/.installed
+	$(BIN)/python -m components.preflight $(STACK) $(ARGS)
+
+smoke: $(VENV)/.installed
+	$(BIN)/python -m components.smoke $(STACK) $(ARGS)
 
 # The component package's schema (package/), as the SDK's analyzer infers it from the
 # components; `schema-update` rewrites the snapshot a test compares with.

@@ -11,6 +11,7 @@ from components.alerting import Alerting, AlertingArgs
 from components.config import load_stack_config
 from components.dashboard import DashboardArgs, DashboardComponent
 from components.ingestion import IngestionArgs, IngestionComponent
+from components.region import read_region
 from components.stack_name import database_name
 from components.storage import DataLake, DataLakeArgs
 from components.wap_workflow import WapWorkflowArgs, WapWorkflowComponent
@@ -18,7 +19,7 @@ from components.wap_workflow import WapWorkflowArgs, WapWorkflowComponent
 config = load_stack_config()
 project = pulumi.get_project()
 prefix = f"{project}-{config.stack}"
-region = pulumi.Config("aws").require("region")
+region = read_region()
 # One EMF/CloudWatch namespace per stack, for the Lambda's and the Glue job's metrics alike.
 metrics_namespace = f"{project}/{config.stack}"
 
@@ -108,3 +109,5 @@ if config.grafana.mode != "none":
     )
     pulumi.export("grafana_url", dashboard.grafana_url)
     pulumi.export("dashboard_url", dashboard.dashboard_url)
+    # A secret output: `make smoke` checks the data source's health with it.
+    pulumi.export("grafana_token", dashboard.token)

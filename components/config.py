@@ -275,7 +275,11 @@ def load_stack_config(
     stack = stack or pulumi.get_stack()
     project = project or pulumi.get_project()
     problems: list[str] = []
-    values = {key: _raw(config, key) for key in KEYS if key not in (API_KEY, *grafana_config.KEYS)}
+    values = {
+        key: _raw(config, key, problems)
+        for key in KEYS
+        if key not in (API_KEY, *grafana_config.KEYS)
+    }
 
     problems += _unknown_keys()
     symbols = _parse_symbols(values[SYMBOLS], problems)
@@ -416,11 +420,19 @@ def schedule_problem(expression: str) -> str | None:
         return f"a cron expression has 6 fields, this one has {len(fields)}"
     for value, (field, low, high, names, specials) in zip(fields, _CRON_FIELDS, strict=True):
         if not _cron_field_ok(value, low, high, names, specials):
-            return f"cron field {field} {value!r} is not valid (values {low}-{high})"
+            return f"cron field {field} {value!r} is not valid ({_allowed(low, high, names)})"
     day_of_month, day_of_week = fields[2], fields[4]
     if (day_of_month == "?") == (day_of_week == "?"):
         return "exactly one of day-of-month and day-of-week must be '?'"
     return None
+
+
+def _allowed(low: int, high: int, names: str) -> str:
+    allowed = f"values {low}-{high}"
+    if names:
+        first, *_, last = names.split("|")
+        allowed += f" or {first}-{last}"
+    return allowed
 
 
 def _cron_field_ok(value: str, low: int, high: int, names: str, specials: str) -> bool:
@@ -452,9 +464,16 @@ def _bad(key: str, value: object, allowed: str) -> str:
     return f"{_key(key)}={value!r} {allowed}"
 
 
-def _raw(config: pulumi.Config, key: str) -> str | None:
+def _raw(config: pulumi.Config, key: str, problems: list[str]) -> str | None:
+    """The key's value; an empty one is refused rather than read as "use the default"."""
     value = config.get(key)
-    if value is None or not value.strip():
+    if value is None:
+        return None
+    if not value.strip():
+        problems.append(
+            f"{_key(key)} is set but empty: give it a value, or remove it "
+            f"(pulumi config rm {_key(key)}) to use the default"
+        )
         return None
     return value.strip()
 

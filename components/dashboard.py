@@ -93,6 +93,9 @@ class DashboardComponent(pulumi.ComponentResource):
     """The Grafana's address (none with mode `none`)."""
     workspace_id: pulumi.Output[str] | None
     """The Managed Grafana workspace's id (mode `managed` only)."""
+    token: pulumi.Output[str] | None
+    """The token the stack reaches Grafana with (a secret; `make smoke` checks the data
+    source's health with it)."""
 
     def __init__(
         self, name: str, args: DashboardArgs, opts: pulumi.ResourceOptions | None = None
@@ -103,7 +106,7 @@ class DashboardComponent(pulumi.ComponentResource):
         super().__init__("stockpipe:index:DashboardComponent", name, None, opts)
         self._name = name
         self._args = args
-        self.dashboard_url = self.grafana_url = self.workspace_id = None
+        self.dashboard_url = self.grafana_url = self.workspace_id = self.token = None
         mode = args.grafana.mode
         if mode != "none":
             if len(f"{name}-athena") > MAX_UID:
@@ -113,12 +116,14 @@ class DashboardComponent(pulumi.ComponentResource):
             else:
                 url, token, depends_on = args.grafana.url, args.grafana.token, []
             self.grafana_url = pulumi.Output.from_input(url)
+            self.token = pulumi.Output.secret(token)
             self.dashboard_url = self._dashboard(url, token, depends_on)
         self.register_outputs(
             {
                 "dashboard_url": self.dashboard_url,
                 "grafana_url": self.grafana_url,
                 "workspace_id": self.workspace_id,
+                "token": self.token,
             }
         )
 

@@ -343,10 +343,11 @@ def function_environment(
         "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": args.metrics_namespace,
     }
+    # A smoke run lands in the bucket whatever the sink (runtime/ingest/settings.py).
+    environment["DATA_BUCKET"] = args.bucket_name
     if args.sink == "firehose":
         environment["FIREHOSE_STREAM_NAME"] = stream_name
     else:
-        environment["DATA_BUCKET"] = args.bucket_name
         environment["RAW_PREFIX"] = storage.RAW_PREFIX
     return environment
 
@@ -385,6 +386,11 @@ def function_statements(
                 ["s3:PutObject"], [iam.objects_under(bucket_arn, storage.RAW_PREFIX)], sid="LandRaw"
             )
         )
+    statements.append(
+        iam.allow(
+            ["s3:PutObject"], [iam.objects_under(bucket_arn, storage.SMOKE_PREFIX)], sid="LandSmoke"
+        )
+    )
     return statements
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import runpy
 import sys
 import warnings
@@ -258,10 +259,9 @@ def stack_config(stack: str, project_dir: Path = PROJECT_ROOT) -> tuple[dict[str
     path = project_dir / f"Pulumi.{stack}.yaml"
     if not path.is_file():
         raise FileNotFoundError(f"no stack file {path.name} in {project_dir}")
-    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     config: dict[str, str] = {}
     secret_keys: list[str] = []
-    for key, value in (document.get("config") or {}).items():
+    for key, value in _config_block(path).items():
         full = key if ":" in key else f"{PROJECT}:{key}"
         if isinstance(value, dict) and set(value) == {"secure"}:
             config[full] = PLACEHOLDER_SECRETS.get(full, "plan-placeholder")
@@ -275,6 +275,49 @@ def stack_config(stack: str, project_dir: Path = PROJECT_ROOT) -> tuple[dict[str
             config[key] = placeholder
             secret_keys.append(key)
     return config, secret_keys
+
+
+class StackFileError(Exception):
+    """A stack file that is not YAML, or not shaped as Pulumi reads it; one line says where."""
+
+
+def _config_block(path: Path) -> dict[str, Any]:
+    """The `config:` mapping of a stack file, its keys strings, or StackFileError."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise StackFileError(
+            f"{path.name}{where}: not valid YAML ({error.problem or error.context})"
+        ) from None
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise StackFileError(f"{path.name}: not valid YAML ({error})") from None
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise StackFileError(
+            f"{path.name}: must be a mapping with a `config:` key, not {_shape(document)}"
+        )
+    block = document.get("config")
+    if block is None:
+        return {}
+    if not isinstance(block, dict):
+        raise StackFileError(
+            f"{path.name}: `config` must be a mapping of `namespace:key: value` lines, "
+            f"not {_shape(block)}"
+        )
+    for key in block:
+        if not isinstance(key, str):
+            raise StackFileError(
+                f"{path.name}: config key {key!r} must be text such as stockpipe:symbols"
+            )
+    return block
+
+
+def _shape(value: object) -> str:
+    kind = {list: "a list", str: "text", bool: "true/false", int: "a number", float: "a number"}
+    return f"{kind.get(type(value), type(value).__name__)} ({json.dumps(value, default=str)})"
 
 
 def configure(stack: str, config: dict[str, str], secret_keys: list[str]) -> None:
@@ -373,7 +416,7 @@ def stacks(project_dir: Path = PROJECT_ROOT) -> list[str]:
     return sorted(path.name.split(".")[1] for path in project_dir.glob("Pulumi.*.yaml"))
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, project_dir: Path = PROJECT_ROOT) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m components.plan",
         description="Run the Pulumi program under mocks and print or check its resource tree.",
@@ -383,7 +426,10 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--update", action="store_true", help="rewrite every stack's snapshot")
     mode.add_argument("--check", action="store_true", help="fail when a snapshot is stale")
     args = parser.parse_args(argv)
-    known = stacks()
+    # The program's warnings (pulumi.log.warn, e.g. an unknown aws:region) reach the mocks'
+    # engine as log records: one line each, marked as `pulumi preview` marks them.
+    logging.basicConfig(format="warning: %(message)s", level=logging.WARNING)
+    known = stacks(project_dir)
     chosen = [args.stack] if args.stack else known
     if not chosen or (args.stack and args.stack not in known):
         print(f"error: unknown stack {args.stack!r}; stacks: {', '.join(known)}", file=sys.stderr)
@@ -391,12 +437,18 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.update or args.check) and len(chosen) != 1:
         parser.error("name a stack to print, e.g. dev")
 
+    for stack in chosen:
+        try:
+            stack_config(stack, project_dir)
+        except StackFileError as error:
+            print(f"error: stack {stack}: {error}", file=sys.stderr)
+            return 1
     mocks = StackMocks()
     install_mocks(mocks, chosen[0])
     stale = []
     for stack in chosen:
         try:
-            tree = render(run_program(mocks, stack).resources)
+            tree = render(run_program(mocks, stack, project_dir=project_dir).resources)
         except pulumi.RunError as error:
             print(f"error: stack {stack}: {error}", file=sys.stderr)
             return 1

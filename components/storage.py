@@ -16,6 +16,8 @@ from components import iam
 RAW_PREFIX = "raw/"
 RAW_FIREHOSE_PREFIX = "raw_firehose/"
 RAW_FIREHOSE_ERRORS_PREFIX = "raw_firehose_errors/"
+# A smoke run's object (`make smoke`), apart from the raw zone the workflow consumes.
+SMOKE_PREFIX = "smoke/"
 STAGING_PREFIX = "staging/"
 PROD_PREFIX = "prod/"
 QUERY_RESULTS_PREFIX = "query_results/"

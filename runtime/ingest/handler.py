@@ -6,6 +6,10 @@ and reports the run as EMF metrics in the log (one blob per invocation, no API
 call). It raises, so the Lambda errors and its alarm fires, on invalid
 configuration, an unreadable or rejected key, or when no symbol succeeded; a
 partial failure returns normally with `PartialFailure` = 1.
+
+A smoke run (event `{"smoke": true, "symbols": ["<one>"]}`, `make smoke`) lands its symbol
+under `smoke/` and is no run of the pipeline: it records no metric and raises nothing a
+user caused, so it sets off no alarm; it returns `{"smoke": true, "error": "..."}` instead.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from runtime.ingest.errors import ConfigurationError, IngestError, IngestionFailed
 from runtime.ingest.pacing import SystemClock
 from runtime.ingest.run import FAILED, SKIPPED, SUCCEEDED, SymbolOutcome, run_ingestion
-from runtime.ingest.settings import SERVICE_NAME, Settings
+from runtime.ingest.settings import SERVICE_NAME, Settings, is_smoke_event
 
 # The local CLI imports the run and its types from here, next to the Lambda entry point.
 __all__ = [
@@ -47,6 +51,8 @@ clock = SystemClock()
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any] | None, context: LambdaContext) -> dict[str, Any]:
     """Run one ingestion; see the module docstring for when it raises."""
+    if is_smoke_event(event):
+        return _smoke(event, context)
     outcomes: list[SymbolOutcome] = []
     try:
         settings = Settings.from_env(os.environ)
@@ -72,6 +78,15 @@ def handler(event: dict[str, Any] | None, context: LambdaContext) -> dict[str, A
         raise IngestError(f"ingestion failed unexpectedly: {type(error).__name__}") from error
     _record_metrics(outcomes, run_failed=False)
     return result
+
+
+def _smoke(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        settings = Settings.from_env(os.environ)
+        return run_ingestion(settings, event, context.get_remaining_time_in_millis, clock=clock)
+    except IngestError as error:
+        logger.error(f"smoke run failed: {error}")
+        return {"smoke": True, "error": str(error)}
 
 
 def _record_metrics(outcomes: list[SymbolOutcome], *, run_failed: bool) -> None:

@@ -35,7 +35,7 @@ from runtime.ingest.errors import (
     Unreachable,
 )
 from runtime.ingest.pacing import Clock, RequestPacer, SystemClock
-from runtime.ingest.settings import SERVICE_NAME, RunPlan, Settings, plan_run
+from runtime.ingest.settings import SERVICE_NAME, SMOKE_PREFIX, RunPlan, Settings, plan_run
 from runtime.ingest.sinks import FirehoseSink, LocalSink, S3Sink, Sink
 from runtime.market_calendar import new_york_time, session_close, session_has_closed
 
@@ -66,9 +66,16 @@ class SymbolOutcome:
     attempts: int = 0
     throttled: int = 0
     fell_back_to_compact: bool = False
-    dropped_moving_bar: bool = False
+    #: Trade dates left out because their session had not closed yet (today in New York).
+    left_out_open: tuple[date, ...] = ()
+    #: Trade dates left out because they are after today in New York.
+    left_out_future: tuple[date, ...] = ()
     #: The API could not be reached (connection refused, unknown host).
     unreachable: bool = False
+
+    @property
+    def dropped_moving_bar(self) -> bool:
+        return bool(self.left_out_open or self.left_out_future)
 
 
 def run_ingestion(
@@ -93,7 +100,7 @@ def run_ingestion(
     plan = plan_run(settings, event, started.date())
     api_key = resolve_api_key(settings)
     client = _build_client(settings, api_key, clock)
-    sink = _build_sink(settings, clock)
+    sink = _build_sink(settings, clock, smoke=plan.smoke)
     run = _Run(plan, client, sink, clock, started, remaining_ms)
     logger.info(
         "ingestion started",
@@ -103,6 +110,7 @@ def run_ingestion(
             "outputsize": plan.output_size,
             "datatype": plan.datatype,
             "sink": settings.sink,
+            "smoke": plan.smoke,
         },
     )
 
@@ -139,15 +147,19 @@ def call_counts(outcomes: Iterable[SymbolOutcome]) -> dict[str, int]:
 
 
 def _summarize(plan: RunPlan, outcomes: Iterable[SymbolOutcome]) -> dict[str, Any]:
-    """The run's return value, symbols in plan order."""
+    """The run's return value, symbols in plan order; a smoke run adds where it landed."""
     outcomes = list(outcomes)
-    return {
+    result: dict[str, Any] = {
         "ingest_date": plan.ingest_date.isoformat(),
         SUCCEEDED: [o.symbol for o in outcomes if o.status == SUCCEEDED],
         FAILED: {o.symbol: o.reason for o in outcomes if o.status == FAILED},
         SKIPPED: {o.symbol: o.reason for o in outcomes if o.status == SKIPPED},
         "rows": sum(o.rows for o in outcomes),
     }
+    if plan.smoke:
+        result["smoke"] = True
+        result["objects"] = [o.location for o in outcomes if o.location]
+    return result
 
 
 class _Run:
@@ -232,12 +244,14 @@ class _Run:
         except ApiProblem as problem:
             return _from_problem(symbol, FAILED, problem)
 
-        bars = _final_bars(symbol, fetched.series.bars, asked_at)
+        bars, moving = _final_bars(symbol, fetched.series.bars, asked_at)
+        today_in_new_york = new_york_time(asked_at).date()
         common = {
             "attempts": fetched.attempts,
             "throttled": fetched.throttled,
             "fell_back_to_compact": fetched.output_size != self.plan.output_size,
-            "dropped_moving_bar": len(bars) < len(fetched.series.bars),
+            "left_out_open": tuple(day for day in moving if day <= today_in_new_york),
+            "left_out_future": tuple(day for day in moving if day > today_in_new_york),
         }
         if not bars:
             # An empty object says nothing, and a symbol that landed nothing did not succeed.
@@ -249,8 +263,10 @@ class _Run:
         return SymbolOutcome(symbol, SUCCEEDED, None, len(bars), location, **common)
 
 
-def _final_bars(symbol: str, bars: tuple[Bar, ...], asked_at: datetime) -> tuple[Bar, ...]:
-    """The bars whose session had closed at `asked_at`; the others are logged and left out."""
+def _final_bars(
+    symbol: str, bars: tuple[Bar, ...], asked_at: datetime
+) -> tuple[tuple[Bar, ...], list[date]]:
+    """The bars whose session had closed at `asked_at`, and the (logged) left-out dates."""
     final: list[Bar] = []
     moving: list[date] = []
     for bar in bars:
@@ -268,7 +284,7 @@ def _final_bars(symbol: str, bars: tuple[Bar, ...], asked_at: datetime) -> tuple
                 "session_close": session_close(min(moving)).isoformat(),
             },
         )
-    return tuple(final)
+    return tuple(final), sorted(moving)
 
 
 def _from_problem(symbol: str, status: str, problem: ApiProblem) -> SymbolOutcome:
@@ -311,7 +327,14 @@ def _build_client(settings: Settings, api_key: str, clock: Clock) -> AlphaVantag
     )
 
 
-def _build_sink(settings: Settings, clock: Clock) -> Sink:
+def _build_sink(settings: Settings, clock: Clock, *, smoke: bool = False) -> Sink:
+    if smoke:
+        # Whatever the configured sink: a smoke object goes to the lake's own smoke prefix.
+        if settings.lake_dir:
+            return LocalSink(settings.lake_dir, SMOKE_PREFIX)
+        if settings.data_bucket:
+            return S3Sink(settings.data_bucket, SMOKE_PREFIX)
+        raise ConfigurationError("a smoke run lands in DATA_BUCKET, which is not set")
     # Settings.from_env guarantees these; a hand-built Settings may not.
     if settings.sink == "firehose" and settings.firehose_stream_name:
         return FirehoseSink(settings.firehose_stream_name, sleep=clock.sleep)

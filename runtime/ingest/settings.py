@@ -41,6 +41,9 @@ REQUEST_TIMEOUT_ENV = "REQUEST_TIMEOUT_SECONDS"
 DEFAULT_SYMBOLS = ("AMD", "NVDA", "INTC", "MU", "QCOM", "TXN", "AMAT", "AVGO", "LSCC", "KLAC")
 DEFAULT_API_URL = "https://www.alphavantage.co/query"
 DEFAULT_RAW_PREFIX = "raw/"
+#: Where a smoke run (event field `smoke`: true, `make smoke`) lands its one symbol: apart
+#: from the raw zone, whose layout the audit guards and whose objects the workflow consumes.
+SMOKE_PREFIX = "smoke/"
 DEFAULT_CALLS_PER_MINUTE = 5
 DEFAULT_REQUEST_TIMEOUT_SECONDS = 30.0
 # Free keys are also held to about one request per second (alphavantage.md, Limits);
@@ -182,12 +185,15 @@ class RunPlan:
     output_size: str
     datatype: str
     ingest_date: date
+    #: A smoke run: one symbol, landed under SMOKE_PREFIX, never in the raw zone.
+    smoke: bool = False
 
 
 def plan_run(settings: Settings, event: Mapping[str, Any] | None, today: date) -> RunPlan:
     """Apply the event's overrides to the settings; `today` is the run's date in UTC.
 
     Only the keys below are read: a scheduled EventBridge event carries many other keys.
+    `smoke: true` (a deploy's smoke test) asks for exactly one symbol in `symbols`.
     An `ingest_date` names the day the bars land (a backfill or a replay files under an
     earlier one), so a day after today is refused: it would be a raw partition no run
     could have landed, sorting after every real one.
@@ -223,9 +229,20 @@ def plan_run(settings: Settings, event: Mapping[str, Any] | None, today: date) -
                     f"({today.isoformat()}, UTC): an ingest date cannot be in the future"
                 )
 
+    smoke = is_smoke_event(event)
+    if event.get("smoke") not in (None, True, False):
+        problems.append(f"event field 'smoke' must be true or false, got {event['smoke']!r}")
+    elif smoke and (event.get("symbols") is None or len(symbols) != 1):
+        problems.append("event field 'smoke' asks for exactly one symbol in field 'symbols'")
+
     if problems:
         raise ConfigurationError("invalid ingestion event: " + "; ".join(problems))
-    return RunPlan(symbols, output_size, datatype, ingest_date)
+    return RunPlan(symbols, output_size, datatype, ingest_date, smoke)
+
+
+def is_smoke_event(event: Mapping[str, Any] | None) -> bool:
+    """Whether an invocation asks for a smoke run (event field `smoke` is true)."""
+    return isinstance(event, Mapping) and event.get("smoke") is True
 
 
 def _strict_date(value: object) -> date:

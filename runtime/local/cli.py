@@ -5,7 +5,7 @@ file or catalog, a failed query or report panel, no symbol landed, a full or rea
 disk); 2 for usage and configuration errors, and when another run holds the lake. Every
 failure is one line on stderr, never a traceback.
 
-Writers (`run`, `catalog restore`) hold the lake's writer lock for their whole work
+Writers (`run`, `rebuild`, `catalog restore`) hold the lake's writer lock for their whole work
 (runtime/wap/engines/local_catalog.py); `query` and `report` read without it.
 """
 
@@ -41,8 +41,16 @@ from runtime.local.pipeline import (
     lake_dir,
     run_pipeline,
 )
+from runtime.local.rebuild import rebuild
 from runtime.local.report import ReportError, is_report, write_report
-from runtime.wap.config import RAW_FIREHOSE_TABLE, RAW_TABLE
+from runtime.wap.config import (
+    DQ_TABLE,
+    PROD_TABLE,
+    RAW_FIREHOSE_TABLE,
+    RAW_TABLE,
+    REPLACED_TABLE,
+    SUMMARY_TABLE,
+)
 from runtime.wap.engines import local_catalog
 from runtime.wap.engines.base import EngineError
 from runtime.wap.engines.duckdb_engine import DuckDBEngine
@@ -50,6 +58,8 @@ from runtime.wap.steps import WapError
 from runtime.wap.store import StoreError
 
 REPORT_FILE = "report.html"
+#: The tables runs write: before the first publish (or audit) they do not exist yet.
+PUBLISHED_TABLES = (PROD_TABLE, SUMMARY_TABLE, DQ_TABLE, REPLACED_TABLE)
 MAX_SAMPLE_YEARS = 50
 
 
@@ -60,7 +70,13 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     try:
         args = build_parser().parse_args(argv)
         console.quiet = args.quiet
-        commands = {"run": _run, "query": _query, "report": _report, "catalog": _catalog}
+        commands = {
+            "run": _run,
+            "query": _query,
+            "report": _report,
+            "catalog": _catalog,
+            "rebuild": _rebuild,
+        }
         return commands[args.command](args, console, environ)
     except (UsageError, local_catalog.LakeBusy) as error:
         console.error(str(error))
@@ -121,7 +137,7 @@ def _query(args, console: Console, environ: Mapping[str, str]) -> int:
     lake = lake_dir(_existing_data_dir(args.data_dir)).resolve()
     engine = DuckDBEngine(lake, connection_factory=lambda: _sandboxed_connection(lake))
     try:
-        _require_lake_tables(statement, engine)
+        _require_lake_tables(statement, engine, args.data_dir)
         result = engine.fetchall(args.sql, name="query")
     finally:
         engine.close()
@@ -173,6 +189,11 @@ def _catalog(args, console: Console, environ: Mapping[str, str]) -> int:
         "is kept as a generation"
     )
     return 0
+
+
+def _rebuild(args, console: Console, environ: Mapping[str, str]) -> int:
+    lake = lake_dir(_existing_data_dir(args.data_dir))
+    return rebuild(lake, console, wait_seconds=_wait_seconds(args.wait))
 
 
 def _list_generations(lake: Path, console: Console) -> int:
@@ -246,7 +267,7 @@ def _require_select(sql: str) -> exp.Query:
     return statements[0]
 
 
-def _require_lake_tables(statement: exp.Query, engine: DuckDBEngine) -> None:
+def _require_lake_tables(statement: exp.Query, engine: DuckDBEngine, data_dir: str) -> None:
     """`query` reads the lake's tables only: no table function (read_csv, read_text, ...)
     and no file or other database named as a table."""
     known = {*engine.tables(), RAW_TABLE, RAW_FIREHOSE_TABLE}
@@ -258,6 +279,11 @@ def _require_lake_tables(statement: exp.Query, engine: DuckDBEngine) -> None:
                 "refused (no table functions)"
             )
         name = table.name.lower()
+        if not (table.db or table.catalog) and name in PUBLISHED_TABLES and name not in known:
+            raise UsageError(
+                f"query: nothing published yet: {name} is written by the first run that "
+                f"publishes; run `python -m runtime.local run --data-dir {data_dir}` first"
+            )
         if table.db or table.catalog or (name not in known and name not in named):
             raise UsageError(
                 f"query reads only the lake's tables ({', '.join(sorted(known))}); "
@@ -285,6 +311,13 @@ def _existing_data_dir(text: str) -> Path:
 
 
 def _quiet_runtime_logs() -> None:
-    """The CLI prints its own progress; the runtime's structured logs are for CloudWatch."""
-    logging.getLogger(SERVICE_NAME).setLevel(logging.CRITICAL)
-    logging.getLogger("runtime").addHandler(logging.NullHandler())
+    """The CLI prints its own progress; the runtime's structured logs are for CloudWatch.
+
+    The ingestion's Powertools child loggers set their own level, so a level on their parent
+    does not stop them; a handler that drops their records keeps them from Python's
+    last-resort printer (which wrote bare, symbol-less warnings to stderr).
+    """
+    for name in (SERVICE_NAME, "runtime"):
+        runtime_logger = logging.getLogger(name)
+        if not any(isinstance(h, logging.NullHandler) for h in runtime_logger.handlers):
+            runtime_logger.addHandler(logging.NullHandler())

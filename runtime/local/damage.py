@@ -20,8 +20,13 @@ _SQL_MISTAKES = ("Binder Error", "Parser Error", "Catalog Error", "Conversion Er
 
 
 def name_damaged_file(message: str, lake: Path) -> str:
-    """`message`, plus the damaged files' paths when it names none and any is found."""
-    if _NAMES_A_FILE in message or any(mistake in message for mistake in _SQL_MISTAKES):
+    """`message`, plus the damaged files' paths when it names none and any is found, and the
+    way out (`rebuild`) when a published file is damaged."""
+    way_out = f"; to rebuild the lake from its raw zone: {rebuild_command(lake)}"
+    if _NAMES_A_FILE in message:
+        published = str(lake.resolve() / "prod")
+        return message + way_out if f"{_NAMES_A_FILE}{published}" in message else message
+    if any(mistake in message for mistake in _SQL_MISTAKES):
         return message
     try:
         damaged = damaged_files(lake)
@@ -30,7 +35,11 @@ def name_damaged_file(message: str, lake: Path) -> str:
     if not damaged:
         return message
     listed = "; ".join(f"{path} ({reason})" for path, reason in damaged)
-    return f"{message}; damaged: {listed}"
+    return f"{message}; damaged: {listed}{way_out}"
+
+
+def rebuild_command(lake: Path) -> str:
+    return f"python -m runtime.local rebuild --data-dir {lake.parent}"
 
 
 def damaged_files(lake: Path) -> list[tuple[Path, str]]:

@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--data-dir",
+        type=_non_empty_path,
         default=DEFAULT_DATA_DIR,
         help=f"where the local lake and the report live (default: ./{DEFAULT_DATA_DIR})",
     )
@@ -123,6 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--out", help="the HTML file (default: DATA_DIR/report.html)")
 
+    commands.add_parser(
+        "rebuild",
+        parents=[common, writer],
+        help="rebuild the published tables from the raw zone, keeping the old lake aside",
+    )
+
     catalog = commands.add_parser(
         "catalog", help="list the kept generations of the lake's catalog, or restore one"
     )
@@ -135,6 +142,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     restore.add_argument("generation", nargs="?", help="its name (default: the newest)")
     return parser
+
+
+def _non_empty_path(text: str) -> str:
+    # An empty path means the current directory to pathlib: the lake would land there unasked.
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is empty: give a directory, e.g. --data-dir {DEFAULT_DATA_DIR}"
+        )
+    return text
 
 
 def parse_symbols(text: str) -> tuple[str, ...]:

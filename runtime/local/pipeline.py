@@ -7,14 +7,14 @@ local lake directory stands in for S3 and DuckDB for Athena.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 from runtime.ingest.errors import ApiKeyRejected, ApiKeyUnavailable, ConfigurationError
-from runtime.ingest.run import SUCCEEDED, SymbolOutcome, call_counts, run_ingestion
+from runtime.ingest.run import FAILED, SUCCEEDED, SymbolOutcome, call_counts, run_ingestion
 from runtime.ingest.settings import (
     API_KEY_ENV,
     API_URL_ENV,
@@ -44,6 +44,9 @@ ALPHAVANTAGE = "alphavantage"
 LOCAL_TIME_BUDGET_MS = 24 * 3600 * 1000
 # Which source filled a lake, so generated and real prices never mix in one.
 SOURCE_MARKER = "_source"
+# Why ingestion left a bar out (runtime/ingest/run.py): it may still change.
+SESSION_OPEN = "its session had not closed yet in New York"
+AFTER_TODAY = "dated after today in New York"
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,11 @@ def run_pipeline(request: RunRequest, console: Console, environ: Mapping[str, st
             # key leaves a fresh directory free for either.
             if any(lake.glob("raw/dt=*/*.csv")):
                 (lake / SOURCE_MARKER).write_text(f"{request.source}\n")
+    # After ingestion, not as they come: when no symbol landed or the key was refused, the
+    # run's one error line says it for every symbol.
+    for outcome in outcomes:
+        if outcome.status == FAILED:
+            console.error(f"{outcome.symbol} failed: {outcome.reason}")
     landed = len(result[SUCCEEDED])
     calls = call_counts(outcomes)
     console.summary(
@@ -102,6 +110,8 @@ def run_pipeline(request: RunRequest, console: Console, environ: Mapping[str, st
         f"{calls['calls']:,} API calls: {calls['throttled']:,} throttled, "
         f"{calls['retried']:,} retried)"
     )
+    for line in _left_out_summary(outcomes):
+        console.summary(line)
     if not landed:
         console.error("no symbol landed, nothing to publish (reasons above)")
         return 1
@@ -131,7 +141,8 @@ def _ingest(
 ):
     def on_symbol(outcome: SymbolOutcome) -> None:
         record(outcome)
-        console.progress(_describe(outcome))
+        if outcome.status != FAILED:  # failures are errors, printed once the run goes on
+            console.progress(_describe(outcome))
 
     event = {"ingest_date": request.as_of.isoformat()}
     with _source_environment(request, lake, environ) as env:
@@ -174,11 +185,36 @@ def _describe(outcome: SymbolOutcome) -> str:
         notes = []
         if outcome.fell_back_to_compact:
             notes.append("full history is premium-only for this key: got compact")
-        if outcome.dropped_moving_bar:
-            notes.append("left out today's bar: the session is still open")
+        if outcome.left_out_open:
+            notes.append(f"left out {_dates(outcome.left_out_open)}: {SESSION_OPEN}")
+        if outcome.left_out_future:
+            notes.append(f"left out {_dates(outcome.left_out_future)}: {AFTER_TODAY}")
+        if outcome.attempts > 1:
+            notes.append(f"{outcome.attempts} attempts")
         extra = f" ({'; '.join(notes)})" if notes else ""
         return f"  {outcome.symbol:<6} landed {outcome.rows:,} bars{extra}"
     return f"  {outcome.symbol:<6} {outcome.status}: {outcome.reason}"
+
+
+def _left_out_summary(outcomes: list[SymbolOutcome]) -> list[str]:
+    """One line per reason bars were left out, for the whole run (not one per symbol)."""
+    lines = []
+    for reason, field_name, advice in (
+        (SESSION_OPEN, "left_out_open", "they may still change; a run after the close gets them"),
+        (AFTER_TODAY, "left_out_future", "no session has closed on them yet"),
+    ):
+        left_out = [(o.symbol, day) for o in outcomes for day in getattr(o, field_name)]
+        if left_out:
+            symbols = ", ".join(dict.fromkeys(symbol for symbol, _ in left_out))
+            days = _dates(sorted({day for _, day in left_out}))
+            lines.append(
+                f"left out {len(left_out)} bar(s) dated {days} ({symbols}): {reason}; {advice}"
+            )
+    return lines
+
+
+def _dates(days: Iterable[date]) -> str:
+    return ", ".join(day.isoformat() for day in days)
 
 
 def _write_audit_publish(

@@ -463,20 +463,37 @@ def _linear_axis(values: list[float]) -> _Axis:
 
 
 def _log_axis(values: list[float]) -> _Axis:
+    """Ticks that bracket every value: the lowest at or below the smallest value, the highest
+    at or above the largest, so every line sits between two labels.
+
+    Each decade's 1-2-5 (only its 1 when that would be more than a dozen labels); a range
+    too narrow for three such ticks (26 to 60) gets evenly spaced 1-2-5 steps instead.
+    """
     low, high = min(values), max(values)
-    first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
     ticks: list[float] = []
-    for multipliers in ((1,), (1, 2, 5), (1, 2, 3, 5, 7), range(1, 10)):
-        ticks = [
-            float(m * 10**exponent)
-            for exponent in range(first, last + 1)
-            for m in multipliers
-            if low <= m * 10**exponent <= high
-        ]
-        if len(ticks) >= 4:
+    for multipliers in ((1, 2, 5), (1,)):
+        ticks = _bracketing_decade_ticks(low, high, multipliers)
+        if len(ticks) <= _MAX_LOG_TICKS:
             break
-    pad = max(0.04 * (math.log10(high) - math.log10(low)), 0.02)
-    return _Axis(ticks, math.log10(low) - pad, math.log10(high) + pad, log=True)
+    if len(ticks) < 3:
+        ticks = [tick for tick in _nice_ticks(low, high) if tick > 0]
+    return _Axis(ticks, math.log10(ticks[0]), math.log10(ticks[-1]), log=True)
+
+
+_MAX_LOG_TICKS = 12
+
+
+def _bracketing_decade_ticks(low: float, high: float, multipliers: tuple[int, ...]) -> list[float]:
+    """m * 10^k for each multiplier m, from the last at or below `low` to the first at or
+    above `high`."""
+    candidates = [
+        float(m * 10.0**exponent)
+        for exponent in range(math.floor(math.log10(low)) - 1, math.ceil(math.log10(high)) + 1)
+        for m in multipliers
+    ]
+    below = max(tick for tick in candidates if tick <= low)
+    above = min(tick for tick in candidates if tick >= high)
+    return [tick for tick in candidates if below <= tick <= above]
 
 
 def _render_chart(outcome: _Outcome, scope: _Scope, styles: dict[str, _Style]) -> str:

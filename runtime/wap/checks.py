@@ -40,7 +40,11 @@ CHECKS: tuple[Check, ...] = (
     Check(
         "staging_not_empty", ERROR, "staging has rows when raw holds bars not published as they are"
     ),
-    Check("expected_symbols", WARNING, "every configured symbol has rows in this run"),
+    Check(
+        "expected_symbols",
+        WARNING,
+        "every configured symbol has a bar on the newest trade date the run brought",
+    ),
     Check("large_daily_move", WARNING, "|daily_return| within the configured threshold"),
     Check("restatement", WARNING, "a staged bar differs from the published bar it replaces"),
 )

@@ -104,7 +104,9 @@ def test_the_test_workflow_runs_make_test_on_pull_requests_and_for_deploy():
 
     assert set(workflow["on"]) == {"pull_request", "workflow_call"}
     (job,) = workflow["jobs"].values()
-    assert [step["run"] for step in job["steps"] if "run" in step] == ["make test"]
+    assert [step["run"] for step in job["steps"] if "run" in step] == [".ci/chromium", "make test"]
+    (make_test,) = [step for step in job["steps"] if step.get("run") == "make test"]
+    assert make_test["env"] == {"STOCKPIPE_BROWSER_REQUIRED": "1"}  # the browser test runs
 
 
 def test_the_tests_run_on_every_supported_python_and_deploys_use_the_oldest():
@@ -196,3 +198,7 @@ def test_main_deploys_dev_after_the_tests_and_prod_only_through_its_environment(
         # A refresh reads the Grafana resources with the token in the state: once that token
         # has expired it fails, and the `up` that would replace the token never runs.
         assert "refresh" not in pulumi["with"]
+        # The smoke test runs against what `pulumi up` just deployed, right after it.
+        steps = jobs[job_name]["steps"]
+        after_up = steps[steps.index(pulumi) + 1]
+        assert after_up["run"] == f"make smoke STACK={stack}"

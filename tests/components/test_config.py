@@ -232,3 +232,26 @@ def test_a_stack_name_aws_cannot_carry_fails_preview_with_the_rule_it_breaks(loa
     message = str(raised.value)
     assert "stack name 'Feature_X' does not fit the S3 bucket name" in message
     assert "Traceback" not in message
+
+
+@pytest.mark.parametrize(
+    "key", ["symbols", "schedule", "alertEmail", "scheduleTimezone", "callsPerMinute"]
+)
+def test_a_key_set_to_an_empty_value_is_refused_not_read_as_the_default(load, key):
+    with pytest.raises(StackConfigError) as raised:
+        load(**{key: ""})
+
+    assert f"stockpipe:{key} is set but empty" in str(raised.value)
+    assert f"pulumi config rm stockpipe:{key}" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("expression", "allowed"),
+    [
+        ("cron(0 22 ? * 8 *)", "values 1-7 or SUN-SAT"),
+        ("cron(0 22 ? 13 MON *)", "values 1-12 or JAN-DEC"),
+        ("cron(0 24 ? * MON *)", "(values 0-23)"),
+    ],
+)
+def test_a_bad_cron_field_names_every_spelling_it_accepts(expression, allowed):
+    assert allowed in schedule_problem(expression)

@@ -194,6 +194,7 @@ def test_the_s3_sink_may_write_raw_objects_only(ingestion):
 
     assert statements["LandRaw"]["Action"] == ["s3:PutObject"]
     assert statements["LandRaw"]["Resource"] == [f"{BUCKET_ARN}/raw/*"]
+    assert statements["LandSmoke"]["Resource"] == [f"{BUCKET_ARN}/smoke/*"]
     assert "SendToFirehose" not in statements
     assert graph.of_type(STREAM) == []
 
@@ -233,9 +234,10 @@ def test_the_firehose_sink_streams_to_raw_firehose_with_the_reference_buffering(
     }
     assert environment["SINK"] == "firehose"
     assert environment["FIREHOSE_STREAM_NAME"] == stream.outputs["name"]
-    assert "DATA_BUCKET" not in environment
+    assert environment["DATA_BUCKET"] == BUCKET  # for a smoke run's object only
     assert function_statements["SendToFirehose"]["Resource"] == [stream.outputs["arn"]]
     assert "LandRaw" not in function_statements
+    assert function_statements["LandSmoke"]["Resource"] == [f"{BUCKET_ARN}/smoke/*"]
     assert firehose_resources == {
         BUCKET_ARN,
         f"{BUCKET_ARN}/raw_firehose/*",

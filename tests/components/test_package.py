@@ -35,7 +35,7 @@ OUTPUTS = {
     "WapWorkflowComponent": {
         "workflowName", "databaseName", "etlWorkgroup", "analyticsWorkgroup",
     },
-    "DashboardComponent": {"dashboardUrl", "grafanaUrl", "workspaceId"},
+    "DashboardComponent": {"dashboardUrl", "grafanaUrl", "workspaceId", "token"},
 }  # fmt: skip
 BUILTIN_REFS = ("pulumi.json#/Any", "pulumi.json#/Archive", "pulumi.json#/Asset")
 

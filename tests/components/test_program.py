@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import warnings
@@ -10,11 +11,13 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 from parliament import analyze_policy_string
+from pulumi.runtime import settings as runtime_settings
 
 from components.config import StackConfigError
 from tests.components.conftest import TEST_API_KEY, plain
 
 FUNCTION = "aws:lambda/function:Function"
+GRAFANA_TOKEN = "aws:grafana/workspaceServiceAccountToken:WorkspaceServiceAccountToken"
 BUCKET = "aws:s3/bucket:Bucket"
 PROVIDER = "pulumi:providers:aws"
 
@@ -237,3 +240,52 @@ def _is_trust(document_name: str) -> bool:
 
 def _listed(value: str | list[str]) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
+
+
+def _region_warnings(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "aws:region" in r.getMessage()]
+
+
+def test_an_unknown_region_is_a_warning_with_the_way_on_and_the_stack_still_builds(
+    stack_graph, caplog
+):
+    with caplog.at_level(logging.WARNING):
+        graph = stack_graph("dev", **{"aws:region": "mars-north-1"})
+
+    (warning,) = _region_warnings(caplog)
+    assert "aws:region='mars-north-1' is not a region this pulumi-aws knows" in warning
+    assert "newer than the provider's list" in warning  # how to go on
+    assert "pulumi config set aws:region" in warning  # how to fix a mistake
+    assert graph.inputs("pulumi:providers:aws")["region"] == "mars-north-1"
+
+
+def test_a_misspelt_region_gets_the_closest_known_one(stack_graph, caplog):
+    with caplog.at_level(logging.WARNING):
+        stack_graph("dev", **{"aws:region": "us-east1"})
+
+    (warning,) = _region_warnings(caplog)
+    assert "did you mean us-east-1?" in warning
+
+
+def test_a_known_region_is_not_warned_about(stack_graph, caplog):
+    with caplog.at_level(logging.WARNING):
+        stack_graph("dev", **{"aws:region": "eu-west-1"})
+
+    assert _region_warnings(caplog) == []
+
+
+def test_an_empty_region_is_refused(stack_graph):
+    with pytest.raises(pulumi.RunError, match="aws:region is required"):
+        stack_graph("dev", **{"aws:region": " "})
+
+
+def test_a_grafana_stack_exports_its_token_for_smoke_as_a_secret(stack_graph):
+    graph = stack_graph("prod")  # grafana: managed
+
+    exported = runtime_settings.get_root_resource().outputs["grafana_token"]
+    (token,) = graph.of_type(
+        "aws:grafana/workspaceServiceAccountToken:WorkspaceServiceAccountToken"
+    )
+
+    assert graph.exports["grafana_token"] == token.outputs["key"]
+    assert asyncio.run(exported.is_secret()) is True

@@ -5,8 +5,9 @@
 A fresh interpreter, because the handler reads POWERTOOLS_METRICS_NAMESPACE when it is
 imported. moto stands in for AWS, with the bucket, secret and stream the environment
 names; the sample server stands in for Alpha Vantage (ALPHAVANTAGE_URL is the one
-variable added: the function calls the real API). Two runs: one where a symbol fails
-(a partial failure) and one where every symbol fails (a failed run). RESULT_FILE gets
+variable added: the function calls the real API). Three runs: a smoke run (`make smoke`:
+one symbol under smoke/), one where a symbol fails (a partial failure) and one where every
+symbol fails (a failed run). RESULT_FILE gets
 the EMF documents printed, every AWS operation the handler called (recorded with a
 botocore `before-parameter-build` hook on every session), and the ARN moto gave the secret.
 """
@@ -97,10 +98,14 @@ def main() -> None:
             from tests.runtime.ingest.conftest import FakeClock, FakeLambdaContext
 
             symbols = env["SYMBOLS"].split(",")
-            runs = {"partial": [symbols[0]], "failed": symbols}
+            runs = {
+                "smoke": ([], {"smoke": True, "symbols": [symbols[1]]}),
+                "partial": ([symbols[0]], {}),
+                "failed": (symbols, {}),
+            }
             printed = []
             results = {}
-            for label, failing in runs.items():
+            for label, (failing, event) in runs.items():
                 clock = FakeClock()  # the pacing's minutes pass without waiting
                 handler_module.clock = clock
                 for symbol in failing:
@@ -109,7 +114,7 @@ def main() -> None:
                 recording = True
                 with contextlib.redirect_stdout(stdout):
                     try:
-                        results[label] = handler_module.handler({}, FakeLambdaContext(clock))
+                        results[label] = handler_module.handler(event, FakeLambdaContext(clock))
                     except Exception as error:
                         results[label] = {"raised": type(error).__name__}
                 recording = False

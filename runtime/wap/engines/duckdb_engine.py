@@ -43,6 +43,9 @@ from runtime.wap.engines.base import (
 #: Athena's pseudo-column naming the object a row was read from.
 PATH_COLUMN = "$path"
 
+_CSV_LINE_ERROR = re.compile(r"CSV Error on Line: (\d+)")
+_CSV_FIELD_COUNT = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
+_CSV_ADVICE = ("Possible fixes", "Possible Solution", "* ")
 _FILE_IN_ERROR = (
     re.compile(r"""[Ff]ile ['"]([^'"]+)['"]"""),
     re.compile(r"^\s*file = (.+?)\s*$", re.MULTILINE),
@@ -534,11 +537,46 @@ def _empty_select(columns: list[tuple[str, str]]) -> str:
 
 
 def _failure(name: str, error: Exception) -> str:
-    """One message naming the query, the unreadable file (when there is one) and the reason."""
+    """One message naming the query, the unreadable file (when there is one) and the reason.
+
+    A raw CSV that does not parse is the user's data, not the query: its message names the
+    file, the line and what is wrong, in the raw zone's terms (no query name, no advice on
+    DuckDB's reader options, which the raw tables fix).
+    """
     text = str(error).strip()
+    raw_csv = _raw_csv_failure(text)
+    if raw_csv:
+        return raw_csv
     reason = " ".join(line.strip() for line in text.split("\n\n")[0].splitlines() if line.strip())
     for pattern in _FILE_IN_ERROR:
         match = pattern.search(text)
         if match:
             return f"{name} failed reading {match.group(1)}: {reason}"
     return f"{name} failed: {reason}"
+
+
+def _raw_csv_failure(text: str) -> str | None:
+    """`file, line N: what is wrong` for DuckDB's CSV reader errors, or None."""
+    line = _CSV_LINE_ERROR.search(text)
+    path = _FILE_IN_ERROR[1].search(text)
+    if not line or not path:
+        return None
+    details = text[line.end() : path.start()].splitlines()
+    original = next(
+        (d.split(":", 1)[1].strip() for d in details if d.startswith("Original Line:")), ""
+    )
+    count = _CSV_FIELD_COUNT.search(text)
+    if count:
+        what = f"{count.group(2)} comma-separated fields where a raw file has {count.group(1)}"
+    else:
+        what = " ".join(
+            d.strip()
+            for d in details
+            if d.strip() and not d.startswith("Original Line:") and not d.startswith(_CSV_ADVICE)
+        )
+    shown = f" ({original[:120]})" if original else ""
+    return (
+        f"the raw zone failed reading {path.group(1)}, line {line.group(1)}: "
+        f"{what or 'unreadable'}{shown}; move that object out of the raw zone (the next "
+        "ingestion lands the symbol anew), then run again"
+    )

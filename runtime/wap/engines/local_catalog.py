@@ -175,8 +175,8 @@ def _missing_message(lake: Path) -> str:
         return f"local catalog {where} is missing but {lake} holds published data; {_hint(lake)}"
     return (
         f"local catalog {where} is missing but {lake / 'prod'} holds published data, and no "
-        f"generation is kept to restore: put the catalog back from a backup, or move "
-        f"{lake / 'prod'} aside to republish everything in {lake / 'raw'}"
+        "generation is kept to restore: put the catalog back from a backup, or rebuild the "
+        f"lake from its raw zone: python -m runtime.local rebuild --data-dir {lake.parent}"
     )
 
 

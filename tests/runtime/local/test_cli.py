@@ -548,3 +548,59 @@ def test_run_takes_the_same_window_for_its_report(data_dir: Path) -> None:
 
     html = (data_dir / "report.html").read_text()
     assert chart_lines(html, "close_price") == expected_lines(date(2024, 5, 1), date(2024, 5, 31))
+
+
+@pytest.mark.parametrize("command", [["run"], ["query", "SELECT 1"], ["report"], ["rebuild"]])
+def test_an_empty_data_dir_is_refused_and_nothing_lands_in_the_current_directory(
+    command: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    assert cli(*command, "--data-dir", "") == 2
+
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "--data-dir: '' is empty: give a directory" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("table", ["daily_prices", "symbol_summary", "daily_prices_replaced"])
+def test_query_before_anything_is_published_says_so(
+    table: str, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (data_dir / "lake").mkdir(parents=True)  # what a run that landed nothing leaves
+
+    assert cli("query", f"SELECT * FROM {table}", "--data-dir", str(data_dir)) == 2
+
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"query: nothing published yet: {table} is written by the first run" in err
+    assert "is not one" not in err
+
+
+def test_a_raw_csv_line_that_does_not_parse_is_named_by_file_line_and_problem(
+    first_day: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = published(first_day, capsys)
+    broken = first_day / "lake" / "raw" / f"dt={NEXT_DAY}" / "ZZZZ-20240610T210000000000Z.csv"
+    broken.parent.mkdir(parents=True)
+    broken.write_text(
+        "symbol,trade_date,open,high,low,close,volume,ingested_at\n"
+        "ZZZZ,2024-06-10,10.0000,11.0000,9.0000,10.5000,1000,2024-06-10T21:00:00Z\n"
+        "ZZZZ,2024-06-11,10.0000,11.0000\n"
+    )
+
+    assert run_day(first_day, NEXT_DAY) == 1
+
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"failed reading {broken}, line 3: 4 comma-separated fields where a raw file has 8" in (
+        err
+    )
+    assert "ZZZZ,2024-06-11,10.0000,11.0000" in err
+    for engine_talk in ("Possible fixes", "strict_mode", "raw_window", "create_staging"):
+        assert engine_talk not in err
+    assert published(first_day, capsys) == before

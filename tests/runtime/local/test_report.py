@@ -3,6 +3,7 @@ report reads only the window it shows (plus the per-symbol summary)."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import re
@@ -621,3 +622,58 @@ def test_whole_history_and_a_range_are_refused_together(engine, tmp_path: Path) 
             engine, tmp_path / "report.html", whole_history=True, time_from=date(2024, 1, 1)
         )
     assert not (tmp_path / "report.html").exists()
+
+
+def _scaled(bars: list[Bar], factor: float) -> list[Bar]:
+    return [
+        Bar(
+            b.symbol,
+            b.trade_date,
+            b.open * factor,
+            b.high * factor,
+            b.low * factor,
+            b.close * factor,
+            b.volume,
+            b.daily_return,
+        )
+        for b in bars
+    ]
+
+
+_Y_LABEL = re.compile(r'<text class="y-label" x="[\d.]+" y="([\d.]+)">([^<]+)</text>')
+_LINE = re.compile(r'<polyline class="line" data-symbol="(\w+)" points="([^"]+)"')
+
+
+@pytest.mark.parametrize(
+    ("low_factor", "high_factor"),
+    [(26 / 50, 8), (26 / 50, 0.35), (0.004, 8)],
+    ids=["26 to 800 USD", "26 to 35 USD", "0.2 to 800 USD"],
+)
+def test_every_line_of_a_log_chart_sits_between_two_labelled_1_2_5_ticks(
+    tmp_path: Path, low_factor: float, high_factor: float
+) -> None:
+    walks = _bars({"LOW": (FIRST_DAY, LAST_DAY), "HIGH": (FIRST_DAY, LAST_DAY)}, seed=7)
+    bars = {"LOW": _scaled(walks["LOW"], low_factor), "HIGH": _scaled(walks["HIGH"], high_factor)}
+    engine = DuckDBEngine(_write_lake(tmp_path / "lake", bars))
+    try:
+        out = write_report(engine, tmp_path / "report.html", whole_history=True)
+    finally:
+        engine.close()
+    page = out.read_text(encoding="utf-8")
+
+    for panel in (p for p in CHART_PANELS if p.scale == "log"):
+        section = page.split(f'id="panel-{panel.id}"')[1].split("</section>")[0]
+        labels = [(float(y) - 4, text) for y, text in _Y_LABEL.findall(section)]
+        assert len(labels) >= 3, (panel.id, labels)
+        ys = [float(point.split(",")[1]) for _, points in _LINE.findall(section)
+              for point in points.split()]  # fmt: skip
+        tick_ys = [y for y, _ in labels]
+        # SVG y grows downwards: the lowest value has the largest y.
+        assert min(tick_ys) <= min(ys), (panel.id, labels)  # a label above the highest value
+        assert max(ys) <= max(tick_ys), (panel.id, labels)  # and one below the lowest
+        if panel.unit == "currencyUSD":
+            values = [float(text.strip("$").replace(",", "")) for _, text in labels]
+            mantissas = {f"{value:.3e}".split("e")[0] for value in values}
+            # each decade's 1-2-5, or (a narrow range) evenly spaced steps
+            spacing = {round(b - a, 6) for a, b in itertools.pairwise(values)}
+            assert mantissas <= {"1.000", "2.000", "5.000"} or len(spacing) == 1, labels
