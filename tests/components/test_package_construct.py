@@ -7,10 +7,17 @@ from unittest import mock
 import pytest
 
 from components import dashboard, ingestion, wap_workflow
-from components.plan import render, run_program
+from components.plan import configure, render, run_program
 from tests.components.conftest import TEST_API_KEY
 from tests.components.package_construct import provider, through_construct
 from tests.policy.test_policies import policies, violations_of
+
+
+@pytest.fixture(autouse=True)
+def _no_stack_config_left():
+    # The runs set the stack's configuration; later tests in this process expect none.
+    yield
+    configure("dev", {}, [])
 
 
 def _run(pulumi_mocks, stack: str, overrides: dict[str, str]):
