@@ -106,6 +106,14 @@ preflight: $(VENV)/.installed
 smoke: $(VENV)/.installed
 	$(BIN)/python -m components.smoke $(STACK) $(ARGS)
 
+# What a stack costs a month (docs/cost.md): the same mocked program priced from
+# components/cost/prices.toml; USAGE=path reads a usage file over components/cost/usage.yml,
+# FORMAT=json prints JSON for CI.
+.PHONY: cost
+cost: $(VENV)/.installed
+	$(BIN)/python -m components.cost $(STACK) $(if $(USAGE),--usage $(USAGE)) \
+		$(if $(FORMAT),--format $(FORMAT))
+
 # The component package's schema (package/), as the SDK's analyzer infers it from the
 # components; `schema-update` rewrites the snapshot a test compares with.
 .PHONY: schema schema-update

@@ -12,6 +12,8 @@ from components.config import load_stack_config
 from components.dashboard import DashboardArgs, DashboardComponent
 from components.ingestion import IngestionArgs, IngestionComponent
 from components.region import read_region
+from components.spend_config import NO_SPEND_GUARD
+from components.spend_guard import SpendGuard, SpendGuardArgs
 from components.stack_name import database_name
 from components.storage import DataLake, DataLakeArgs
 from components.wap_workflow import WapWorkflowArgs, WapWorkflowComponent
@@ -36,7 +38,12 @@ account_id = aws.get_caller_identity_output(
 lake = DataLake(f"{prefix}-lake", DataLakeArgs(protect_data=config.protect_data), on_aws)
 alerts = Alerting(
     f"{prefix}-alerts",
-    AlertingArgs(alert_email=config.alert_email, account_id=account_id, region=region),
+    AlertingArgs(
+        alert_email=config.alert_email,
+        account_id=account_id,
+        region=region,
+        budgets_may_publish=config.spend.monthly_budget_usd is not None,
+    ),
     on_aws,
 )
 ingestion = IngestionComponent(
@@ -82,6 +89,19 @@ wap = WapWorkflowComponent(
     ),
     on_aws,
 )
+
+if config.spend != NO_SPEND_GUARD:
+    SpendGuard(
+        f"{prefix}-spend",
+        SpendGuardArgs(
+            stack=config.stack,
+            topic_arn=alerts.topic_arn,
+            monthly_budget_usd=config.spend.monthly_budget_usd,
+            max_daily_scan_bytes=config.spend.max_daily_scan_bytes,
+            workgroups=[wap.etl_workgroup, wap.analytics_workgroup],
+        ),
+        on_aws,
+    )
 
 pulumi.export("bucket", lake.bucket_name)
 pulumi.export("function_name", ingestion.function_name)

@@ -27,6 +27,8 @@ class AlertingArgs:
     region: str
     # Subscribed by email when set (the address must confirm the subscription).
     alert_email: str | None = None
+    # Whether AWS Budgets may publish too (only when the stack has a budget).
+    budgets_may_publish: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,7 @@ class Alerting(pulumi.ComponentResource):
                     sid="EventBridgeRules",
                     conditions=iam.from_account(args.account_id),
                 ),
+                *self._budgets_statements(args, topic.arn),
                 iam.deny_insecure_transport([topic.arn], "sns:Publish"),
             ),
             opts=child,
@@ -94,6 +97,25 @@ class Alerting(pulumi.ComponentResource):
             )
         self.topic_arn = topic.arn
         self.register_outputs({"topic_arn": self.topic_arn})
+
+    @staticmethod
+    def _budgets_statements(args: AlertingArgs, topic_arn: pulumi.Output[str]) -> list:
+        """The budget's notifications, from this account's budgets only.
+        https://docs.aws.amazon.com/cost-management/latest/userguide/budgets-sns-policy.html
+        """
+        if not args.budgets_may_publish:
+            return []
+        budgets = pulumi.Output.concat("arn:aws:budgets::", args.account_id, ":*")
+        conditions = {
+            "StringEquals": {"aws:SourceAccount": args.account_id},
+            "ArnLike": {"aws:SourceArn": budgets},
+        }
+        return [
+            iam.allow_service(
+                "budgets.amazonaws.com", ["sns:Publish"], [topic_arn], sid="Budgets",
+                conditions=conditions,
+            )
+        ]  # fmt: skip
 
 
 def add_alarm(

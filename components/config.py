@@ -23,9 +23,10 @@ from dataclasses import dataclass
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from components import grafana_config, stack_name
+from components import grafana_config, spend_config, stack_name
 from components.grafana_config import GrafanaConfig
 from components.setting import Setting
+from components.spend_config import SpendConfig
 
 NAMESPACE = "stockpipe"
 
@@ -198,6 +199,7 @@ SETTINGS = (
         default_note="none: looked up in SSM",
     ),
     *grafana_config.SETTINGS,
+    *spend_config.SETTINGS,
 )
 KEYS = tuple(setting.key for setting in SETTINGS)
 
@@ -237,6 +239,7 @@ class StackConfig:
     grafana: GrafanaConfig = grafana_config.NO_GRAFANA
     # The Powertools layer version ARN to use instead of the SSM lookup (None: look it up).
     powertools_layer_arn: str | None = None
+    spend: SpendConfig = spend_config.NO_SPEND_GUARD
 
     @property
     def lambda_timeout_seconds(self) -> int:
@@ -321,6 +324,7 @@ def load_stack_config(
     if problem:
         problems.append(_bad(POWERTOOLS_LAYER_ARN, layer_arn, problem))
     problems += stack_name.stack_name_problems(project, stack, grafana=grafana.mode != "none")
+    spend = spend_config.load_spend_config(values, problems)
 
     if symbols and calls_per_minute >= 1:
         problem = timeout_problem(len(symbols), calls_per_minute)
@@ -346,6 +350,7 @@ def load_stack_config(
         freshness_max_age_days=freshness,
         grafana=grafana,
         powertools_layer_arn=layer_arn,
+        spend=spend,
     )
 
 

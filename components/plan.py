@@ -167,8 +167,8 @@ class RecordingMonitor(MockMonitor):
 # it defines (BucketV2, ...), used or not; a deprecated class the program does use still
 # warns when it is constructed.
 PROVIDER_MODULES = (
-    "athena", "cloudwatch", "glue", "grafana", "iam", "kinesis", "lambda_", "s3", "scheduler",
-    "secretsmanager", "sns", "sqs", "ssm",
+    "athena", "budgets", "cloudwatch", "glue", "grafana", "iam", "kinesis", "lambda_", "s3",
+    "scheduler", "secretsmanager", "sns", "sqs", "ssm",
 )  # fmt: skip
 
 

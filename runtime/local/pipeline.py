@@ -27,7 +27,7 @@ from runtime.ingest.settings import (
     SYMBOLS_ENV,
     Settings,
 )
-from runtime.local import retention
+from runtime.local import athena_bill, retention
 from runtime.local.console import Console
 from runtime.local.damage import name_damaged_file
 from runtime.local.options import ReportWindow, UsageError
@@ -222,16 +222,26 @@ def _write_audit_publish(
 ) -> int:
     config = WapConfig(symbols=request.symbols)
     run_id = new_run_id()
-    with console.step("drop_staging"):
+    # (step, the queries it ran): printed after the steps, with their Athena bill.
+    scans: list[tuple[str, list]] = []
+
+    @contextmanager
+    def step(name: str) -> Iterator[None]:
+        first = len(engine.query_scans)
+        with console.step(name):
+            yield
+        scans.append((name, engine.query_scans[first:]))
+
+    with step("drop_staging"):
         steps.drop_staging(engine, config, run_id)
-    with console.step("create_staging"):
+    with step("create_staging"):
         staging = steps.create_staging(engine, config, run_id)
     partitions = ", ".join(staging.raw_partitions) or "none"
     console.progress(
         f"  {staging.staged_rows:,} rows staged from {staging.raw_objects:,} raw objects "
         f"not read before (dt {partitions})"
     )
-    with console.step("audit"):
+    with step("audit"):
         audit = steps.audit(engine, config, run_id, as_of=request.today)
     passed = sum(r.passed for r in audit.results)
     console.summary(
@@ -241,7 +251,7 @@ def _write_audit_publish(
     for warning in audit.failed_warnings:
         console.progress(f"  warning: {warning.describe()}")
     if audit.ok:
-        with console.step("publish"):
+        with step("publish"):
             published = steps.publish(engine, config, run_id)
         years = ", ".join(str(year) for year in published.years) or "none"
         console.summary(
@@ -255,7 +265,7 @@ def _write_audit_publish(
         failed_panels.append(failure.title)
         console.error(f"report panel {failure.title!r} failed: {failure.error}")
 
-    with console.step("report"):
+    with step("report"):
         write_report(
             engine,
             request.report_path,
@@ -266,6 +276,9 @@ def _write_audit_publish(
             on_panel_error=panel_failed,
         )
     console.timing_summary(time.perf_counter() - started)
+    for line in athena_bill.query_lines(scans):
+        console.progress(line)
+    console.summary(athena_bill.total_line(scans, athena_bill.athena_rate()))
     console.summary(f"run id: {run_id}")
     console.summary(f"lake: {lake_dir(request.data_dir)}")
     console.summary(f"report: {request.report_path}")

@@ -29,7 +29,7 @@ from typing import Any, Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from runtime.wap import metrics, steps, store
+from runtime.wap import metrics, scan_metrics, steps, store
 from runtime.wap.config import ConfigError, WapConfig, new_run_id, normalize_run_id
 from runtime.wap.engines import ENGINE_KINDS, create_engine
 from runtime.wap.engines.base import Engine, EngineError
@@ -116,7 +116,9 @@ def main(
         engine = build_engine(args, clients)
         engine.check_ready()
         with _local_writer_lock(args):
-            return run_step(args, engine, config, run_id, as_of, moment, clients)
+            status = run_step(args, engine, config, run_id, as_of, moment, clients)
+        emit_scans(args, engine.query_scans, moment, clients)
+        return status
     except (ConfigError, EngineError, steps.WapError, store.StoreError) as error:
         print(f"stockpipe wap {args.step} failed: {error}", file=sys.stderr)
         return 1
@@ -230,15 +232,30 @@ def emit_freshness(
 ) -> list[str]:
     """Send (cloudwatch) or print (log) the freshness metrics; returns the EMF lines."""
     lines = metrics.emf_lines(args.metrics_namespace, latest, as_of, now)
+    _send(args, metrics.metric_data(latest, as_of), lines, clients)
+    return lines
+
+
+def emit_scans(
+    args: argparse.Namespace, scans: list, now: datetime, clients: ClientFactory
+) -> list[str]:
+    """Log the bytes the step's queries read, and send (cloudwatch) or print (log) them as
+    metrics; returns the EMF line."""
+    logger.info(scan_metrics.describe(args.step, scans))
+    lines = [scan_metrics.emf_line(args.metrics_namespace, args.step, scans, now)]
+    _send(args, scan_metrics.metric_data(args.step, scans), lines, clients)
+    return lines
+
+
+def _send(
+    args: argparse.Namespace, data: list[dict], lines: list[str], clients: ClientFactory
+) -> None:
     sink = args.metrics or ("cloudwatch" if args.engine == "athena" else "log")
     if sink == "cloudwatch":
-        metrics.put_metrics(
-            clients("cloudwatch"), args.metrics_namespace, metrics.metric_data(latest, as_of)
-        )
+        metrics.put_metrics(clients("cloudwatch"), args.metrics_namespace, data)
     else:
         for line in lines:
             print(line)
-    return lines
 
 
 def _boto3_clients(region: str) -> ClientFactory:

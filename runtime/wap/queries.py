@@ -12,6 +12,7 @@ from __future__ import annotations
 import pkgutil
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from runtime.schema import PROD_COLUMNS
@@ -20,6 +21,21 @@ from runtime.schema import PROD_COLUMNS
 PROD_COLUMN_LIST = ", ".join(name for name, _ in PROD_COLUMNS)
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+#: A row check's file, comment lines left out (see `checks`).
+_ROW_CHECK = re.compile(
+    r"^SELECT\s+(?P<key>.+?)\s+AS failure_key,\s+(?P<rank>.+?)\s+AS sample_rank\s+"
+    r"FROM \{staging\}\s+WHERE\s+(?P<predicate>.+?)\s*$",
+    re.DOTALL,
+)
+
+
+@dataclass(frozen=True)
+class RowCheck:
+    """The parts of a row check's SELECT, placeholders still in them."""
+
+    failure_key: str
+    sample_rank: str
+    predicate: str
 
 
 def load(name: str) -> str:
@@ -33,6 +49,17 @@ def load(name: str) -> str:
 def render(name: str, **params: Any) -> str:
     """`sql/{name}.sql` with its placeholders filled from params."""
     return load(name).format_map({"prod_columns": PROD_COLUMN_LIST, **params})
+
+
+def row_check(name: str) -> RowCheck:
+    """The failure key, sample rank and predicate of the row check in `sql/{name}.sql`."""
+    lines = [line for line in load(name).splitlines() if not line.lstrip().startswith("--")]
+    match = _ROW_CHECK.match("\n".join(lines).strip())
+    if match is None:
+        raise ValueError(
+            f"sql/{name}.sql is not a row check: SELECT ... FROM {{staging}} WHERE ..."
+        )
+    return RowCheck(match.group("key"), match.group("rank"), match.group("predicate"))
 
 
 def identifier(name: str) -> str:

@@ -30,6 +30,9 @@ _NAME_SUFFIX = {RAW_TABLE: ".csv"}
 #: Most objects one run names by `"$path"` (inside partly consumed partitions): about 80
 #: bytes each, so the query stays well within Athena's 262,144-byte query text.
 MAX_NAMED_OBJECTS = 2000
+#: Objects up to this size are counted row by row even when nothing else needs the raw rows
+#: read before staging: a header line alone is about 60 bytes, one bar about 80 more.
+SMALL_OBJECT_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,13 @@ class RawObject:
     #: The full location, as the table's `"$path"` column shows it.
     location: str
     fingerprint: str
+    #: Bytes, when the listing says.
+    size: int | None = None
+
+    @property
+    def may_yield_no_row(self) -> bool:
+        """Small enough to be a header and nothing else (or of unknown size)."""
+        return self.size is None or self.size <= SMALL_OBJECT_BYTES
 
 
 @dataclass(frozen=True)
@@ -90,7 +100,7 @@ def _classify(
         return (table, dt) if dt else None
     if dt is None or dt > today.isoformat() or not name.endswith(_NAME_SUFFIX.get(table, "")):
         return key
-    return RawObject(table, dt, key, stored.location, stored.fingerprint)
+    return RawObject(table, dt, key, stored.location, stored.fingerprint, stored.size)
 
 
 def _dt_of(folder: str) -> str | None:
@@ -125,6 +135,20 @@ def within_query_limit(
     return [each for each in objects if each.key not in deferred], [
         each for each in objects if each.key in deferred
     ]
+
+
+def one_object_per_symbol(objects: list[RawObject]) -> bool:
+    """Whether the objects are ingested CSVs (`SYMBOL-<landing time>.csv`), one per symbol.
+
+    Ingestion writes a day once per object, so then no day of a symbol comes twice among their
+    rows; Firehose deliveries may repeat a record, so they never count."""
+    symbols = []
+    for each in objects:
+        symbol, separator, _ = each.key.rsplit("/", 1)[-1].rpartition("-")
+        if each.table != RAW_TABLE or not separator:
+            return False
+        symbols.append(symbol)
+    return len(symbols) == len(set(symbols))
 
 
 def rows_sql(listing: RawListing, objects: list[RawObject]) -> str:

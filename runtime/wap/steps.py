@@ -26,11 +26,13 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from typing import Any
 
 from runtime.wap import queries, raw_zone, store
-from runtime.wap.checks import CHECKS, ERROR, WARNING
+from runtime.wap.checks import CHECKS, ERROR, WARNING, Check
 from runtime.wap.config import (
     DQ_TABLE,
     PROD_TABLE,
@@ -60,10 +62,21 @@ AUDIT_PROPERTY = "stockpipe.audit"
 PLANNED_VERSION_PROPERTY = "stockpipe.planned_on_version"
 #: symbol_summary property: year -> the daily_prices partition location it summarises.
 SUMMARY_SOURCES_PROPERTY = "stockpipe.summary_of"
+#: symbol_summary is one partition: a daily run reads one summary file, not one per year.
+SUMMARY_PARTITION_COLUMN = "summary"
+SUMMARY_PARTITION = "all"
+SUMMARY_COLUMNS = (
+    ("symbol", "varchar"),
+    ("first_trade_date", "date"),
+    ("last_trade_date", "date"),
+    ("bars", "bigint"),
+    ("year", "integer"),
+)
 #: Every table the store writes: drop_staging sweeps their temporary tables and versions.
 STORE_TABLES = (PROD_TABLE, DQ_TABLE, SUMMARY_TABLE, REPLACED_TABLE)
 
 _STAGING_RUN_PREFIX = "run_id="
+_NUMBER = re.compile(r"^[0-9.]+$")
 
 
 class WapError(RuntimeError):
@@ -241,17 +254,24 @@ def create_staging(
             raw_zone.MAX_NAMED_OBJECTS,
         )
     raw_rows = raw_zone.rows_sql(listing, objects)
-    window = _raw_window(engine, raw_rows) if objects else RawWindow()
+    published = engine.table_exists(PROD_TABLE)
+    # The raw rows are read before staging only where something needs them: their trade-date
+    # span (the previous-close lookback, once something is published; the years of a
+    # sliced write), else only the objects small enough to hold no row.
+    needs_span = published or engine.MAX_PARTITIONS_PER_WRITE is not None
+    counted = [each for each in objects if needs_span or each.may_yield_no_row]
+    window = _raw_window(engine, raw_zone.rows_sql(listing, counted)) if counted else RawWindow()
+    yielding = {each.location for each in objects} - {each.location for each in counted}
+    yielding.update(window.rows_by_object)
     # An object that yields no row was not read where it is: as misplaced as a bad folder.
     misplaced = (
         *listing.misplaced,
-        *(each.key for each in objects if each.location not in window.rows_by_object),
+        *(each.key for each in objects if each.location not in yielding),
     )
     for key in misplaced:
         logger.warning("create_staging: %s is misplaced, no raw table reads it (raw_layout)", key)
     # Published closes are needed only back to the window's oldest trade date.
     lookback = date(9999, 12, 31)
-    published = engine.table_exists(PROD_TABLE)
     if published and window.first_trade_date is not None:
         lookback = window.first_trade_date - PREVIOUS_CLOSE_LOOKBACK
     select_sql = queries.render(
@@ -261,6 +281,8 @@ def create_staging(
         lookback_year=lookback.year,
         lookback_date=lookback.isoformat(),
         run_id=run_id,
+        # A first backfill skips the dedupe window (its sort); see staging.sql.
+        one_copy_per_key=_sql_bool(not published and raw_zone.one_object_per_symbol(objects)),
     )
     _write_staging(engine, config, run_id, select_sql, window.years)
     summary = _staging_summary(engine, table)
@@ -383,13 +405,17 @@ def audit(
         "last_year": summary.last_year or 0,
     }
     summaries = "\nUNION ALL\n".join(
-        queries.render(
-            "check_summary",
-            check_name=check.name,
-            severity=check.severity,
-            check_sql=queries.render(check.sql_name, **params),
-        )
-        for check in CHECKS
+        [
+            queries.render(
+                "check_summary",
+                check_name=check.name,
+                severity=check.severity,
+                check_sql=queries.render(check.sql_name, **params),
+            )
+            for check in CHECKS
+            if not check.per_row
+        ]
+        + [_row_checks_sql([check for check in CHECKS if check.per_row], params)]
     )
     select_sql = queries.render(
         "audit_results",
@@ -407,6 +433,35 @@ def audit(
     else:
         logger.error(result.failure_message())
     return result
+
+
+def _row_checks_sql(checks: list[Check], params: dict[str, Any]) -> str:
+    """The row checks' summaries from one pass over staging (`sql/row_checks.sql`)."""
+    aggregates, failed_rows, sample_keys, check_list = [], [], [], []
+    for position, check in enumerate(checks):
+        parts = queries.row_check(check.sql_name)
+        predicate = parts.predicate.format_map(params)
+        key = parts.failure_key.format_map(params)
+        # A constant rank orders nothing (and DuckDB refuses to order by a literal).
+        order = key if _NUMBER.match(parts.sample_rank) else f"{parts.sample_rank} DESC, {key}"
+        aggregates += [
+            f"count(*) FILTER (WHERE {predicate}) AS failed_rows_{position}",
+            f"coalesce(array_join(slice(array_agg({key} ORDER BY {order.format_map(params)}) "
+            f"FILTER (WHERE {predicate}), 1, 10), ','), '') AS sample_keys_{position}",
+        ]
+        failed_rows.append(f"WHEN {position} THEN per_check.failed_rows_{position}")
+        sample_keys.append(f"WHEN {position} THEN per_check.sample_keys_{position}")
+        check_list.append(
+            f"({position}, CAST('{check.name}' AS varchar), CAST('{check.severity}' AS varchar))"
+        )
+    return queries.render(
+        "row_checks",
+        staging=params["staging"],
+        aggregates=",\n        ".join(aggregates),
+        failed_rows=f"CASE checks.position {' '.join(failed_rows)} END",
+        sample_keys=f"CASE checks.position {' '.join(sample_keys)} END",
+        check_list=", ".join(check_list),
+    )
 
 
 def _run_results(engine: Engine, run_id: str) -> list[CheckResult]:
@@ -606,8 +661,14 @@ def _keep_replaced_rows(
 
 
 def refresh_summary(engine: Engine, config: WapConfig, run_id: str, moment: datetime) -> list[int]:
-    """Rewrite the symbol_summary years whose daily_prices partition changed since they were
-    summarised (after a crash between the two swaps too); returns those years."""
+    """Rewrite symbol_summary when daily_prices partitions changed since they were summarised
+    (after a crash between the two swaps too); returns the years summarised again.
+
+    The summary is one partition (`summary = 'all'`, one file): the unchanged years' rows are
+    carried over from the current summary, so a daily run reads one summary file and the
+    years it touched, never every year. A summary in the older layout (a partition per year)
+    is replaced whole.
+    """
     # Relative to the data root, so a lake moved to another directory is not all stale.
     root = engine.location("")
     current = {
@@ -615,19 +676,23 @@ def refresh_summary(engine: Engine, config: WapConfig, run_id: str, moment: date
         for year, location in engine.partitions(PROD_TABLE).items()
     }
     sources: dict[str, str] = {}
+    kept = queries.empty_relation(SUMMARY_COLUMNS)
     if engine.table_exists(SUMMARY_TABLE):
-        sources = json.loads(
-            engine.table_properties(SUMMARY_TABLE).get(SUMMARY_SOURCES_PROPERTY) or "{}"
-        )
+        if set(engine.partitions(SUMMARY_TABLE)) <= {SUMMARY_PARTITION}:
+            sources = json.loads(
+                engine.table_properties(SUMMARY_TABLE).get(SUMMARY_SOURCES_PROPERTY) or "{}"
+            )
+            kept = SUMMARY_TABLE
+        else:
+            logger.warning("publish: %s has a partition per year; rewriting it", SUMMARY_TABLE)
+            engine.drop_table(SUMMARY_TABLE)
     stale = sorted(int(year) for year, location in current.items() if sources.get(year) != location)
     if not stale:
         return []
-    limit = engine.MAX_PARTITIONS_PER_WRITE or len(stale)
-    selects = [
-        queries.render("summary_years", years=queries.in_list(stale[start : start + limit]))
-        for start in range(0, len(stale), limit)
-    ]
-    store.write_partitions(engine, config, SUMMARY_TABLE, "year", selects, run_id, moment)
+    select_sql = queries.render("symbol_summary", kept=kept, years=queries.in_list(stale))
+    store.write_partitions(
+        engine, config, SUMMARY_TABLE, SUMMARY_PARTITION_COLUMN, [select_sql], run_id, moment
+    )
     engine.set_table_properties(
         SUMMARY_TABLE, {SUMMARY_SOURCES_PROPERTY: json.dumps(current, sort_keys=True)}
     )
@@ -692,6 +757,10 @@ def _published_relation(engine: Engine) -> str:
     if engine.table_exists(PROD_TABLE):
         return PROD_TABLE
     return queries.empty_relation()
+
+
+def _sql_bool(value: bool) -> str:
+    return "true" if value else "false"
 
 
 def _utc(moment: datetime | None) -> datetime:

@@ -202,3 +202,21 @@ def test_main_deploys_dev_after_the_tests_and_prod_only_through_its_environment(
         steps = jobs[job_name]["steps"]
         after_up = steps[steps.index(pulumi) + 1]
         assert after_up["run"] == f"make smoke STACK={stack}"
+
+
+def test_pull_requests_get_each_stacks_cost_estimate_beside_the_preview():
+    job = load("preview.yml")["jobs"]["preview"]
+    names = [step.get("name") for step in job["steps"]]
+    estimate = job["steps"][names.index("Estimate the monthly cost")]
+    post = job["steps"][names.index("Post the cost estimate on the pull request")]
+    (pulumi,) = steps_using(job, "pulumi/actions")
+
+    assert estimate["env"]["STACK"] == "${{ matrix.stack }}"
+    assert 'make -s cost STACK="${STACK}"' in estimate["run"]
+    assert "$GITHUB_STEP_SUMMARY" in estimate["run"]
+    assert "gh pr comment" in post["run"]
+    assert "body=@cost.md" in post["run"]
+    # after the install, and needing no AWS credentials: before they are configured
+    assert names.index("Install Python dependencies") < job["steps"].index(estimate)
+    assert job["steps"].index(post) < job["steps"].index(pulumi)
+    assert "${{" not in estimate["run"] + post["run"]

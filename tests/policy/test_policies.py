@@ -110,14 +110,20 @@ def provider_resource(inputs: dict = TAGGED_PROVIDER) -> Registered:
 
 @pytest.fixture
 def stack_of(cached_graph) -> Callable[[str], Graph]:  # noqa: F811
+    variants = {
+        "": {},
+        "firehose": {"ingestionSink": "firehose"},
+        "spend": {"monthlyBudgetUsd": "25", "maxDailyScanBytes": "1073741824"},
+    }
+
     def get(key: str) -> Graph:
-        stack, _, sink = key.partition("+")
-        return cached_graph(stack, **({"ingestionSink": sink} if sink else {}))
+        stack, _, variant = key.partition("+")
+        return cached_graph(stack, **variants[variant])
 
     return get
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod", "dev+firehose"])
+@pytest.mark.parametrize("stack", ["dev", "prod", "dev+firehose", "prod+spend"])
 @pytest.mark.parametrize("policy", policies.POLICIES, ids=lambda p: p.name)
 def test_every_policy_passes_on_the_stack(stack_of, stack, policy):
     assert violations_of(policy, stack_of(stack).resources) == []

@@ -26,6 +26,7 @@ from runtime.wap.engines.base import (
     Engine,
     EngineError,
     QueryResult,
+    QueryScan,
     StoredObject,
 )
 
@@ -421,7 +422,7 @@ class AthenaEngine(Engine):
     def list_objects(self, location: str) -> list[StoredObject]:
         bucket, prefix = self._s3_parts(location, "listing objects")
         objects = [
-            StoredObject(f"s3://{bucket}/{item['Key']}", item["ETag"])
+            StoredObject(f"s3://{bucket}/{item['Key']}", item["ETag"], item.get("Size"))
             for page in self._s3_pages(f"listing {location}", Bucket=bucket, Prefix=prefix)
             for item in page.get("Contents", [])
         ]
@@ -584,6 +585,9 @@ class AthenaEngine(Engine):
             state = status["State"]
             if state == "SUCCEEDED":
                 statistics = execution.get("Statistics", {})
+                self.query_scans.append(
+                    QueryScan(name, int(statistics.get("DataScannedInBytes", 0)))
+                )
                 logger.info(
                     "%s: Athena query %s succeeded in %d ms, scanned %d bytes",
                     name,

@@ -48,6 +48,17 @@ class StoredObject:
     #: Changes whenever the object's content is replaced (S3: the ETag; locally: size and
     #: modification time), so a re-landed object is seen as new.
     fingerprint: str
+    #: Bytes, when the listing says (S3 and local files do).
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class QueryScan:
+    """One query an engine ran and the bytes it read: Athena's
+    `Statistics.DataScannedInBytes`, DuckDB's profiled `io.total_bytes_read`."""
+
+    name: str
+    bytes_read: int
 
 
 @dataclass(frozen=True)
@@ -82,6 +93,12 @@ class Engine:
     MAX_PARTITIONS_PER_WRITE: int | None = None
 
     # -- SQL ---------------------------------------------------------------------------
+
+    @property
+    def query_scans(self) -> list[QueryScan]:
+        """Every query this engine ran (execute, fetchall, ctas), in order, with the bytes
+        it read: what Athena bills, before its per-query minimum."""
+        return self.__dict__.setdefault("_query_scans", [])
 
     def render(self, sql: str) -> str:
         """Athena SQL in this engine's dialect; the only place SQL is transpiled."""

@@ -37,6 +37,7 @@ from runtime.wap.engines.base import (
     Engine,
     EngineError,
     QueryResult,
+    QueryScan,
     StoredObject,
 )
 
@@ -79,8 +80,9 @@ class DuckDBEngine(Engine):
         CSVs and the Firehose JSON lines live under it.
 
         `connection_factory` returns a DuckDB connection (default: in-memory
-        `duckdb.connect()`). With `profile=True` every query's file scans are appended to
-        `self.scans`, so callers can see which raw partitions a step read.
+        `duckdb.connect()`). Every query's bytes read go to `query_scans`, as Athena's
+        DataScannedInBytes do. With `profile=True` every query's file scans are also
+        appended to `self.scans`, so callers can see which raw partitions a step read.
         """
         self.lake_dir = Path(lake_dir).resolve()
         self.raw_root = self.lake_dir / raw_prefix
@@ -101,6 +103,7 @@ class DuckDBEngine(Engine):
         rendered, tables = self._compile(sql, name)
         self._prepare_views(tables, name)
         self._run(rendered, name)
+        self._record_scans(name)
 
     def fetchall(self, sql: str, name: str = "query") -> QueryResult:
         rendered, tables = self._compile(sql, name)
@@ -136,14 +139,20 @@ class DuckDBEngine(Engine):
             # DuckDB 2.0 pushes TRY_CAST into the CSV reader as a strict cast, so one bad
             # raw value would fail the query instead of becoming NULL for the audit to catch.
             self._connection.execute("SET disabled_optimizers = 'type_pushdown'")
-            if self.profile:
-                self._connection.execute("PRAGMA enable_profiling = 'no_output'")
+            # Always on: the bytes each query reads are counted from the profile.
+            self._connection.execute("PRAGMA enable_profiling = 'no_output'")
         return self._connection
 
     def _record_scans(self, name: str) -> None:
+        """Count the last query's bytes read (DuckDB 2.0's `io.total_bytes_read`: what the
+        readers fetched from the files, after column and row-group pruning, as Athena
+        counts the bytes it scans) and, with `profile`, its file scans."""
+        profile = json.loads(self._conn().get_profiling_information(format="json"))
+        self.query_scans.append(
+            QueryScan(name, int(profile.get("io", {}).get("total_bytes_read", 0)))
+        )
         if not self.profile:
             return
-        profile = json.loads(self._conn().get_profiling_information(format="json"))
         pending = list(profile.get("operator", []))
         while pending:
             node = pending.pop()
@@ -405,7 +414,9 @@ class DuckDBEngine(Engine):
         for each in sorted(path.rglob("*")):
             if each.is_file():
                 stat = each.stat()
-                objects.append(StoredObject(str(each), f"{stat.st_size}:{stat.st_mtime_ns}"))
+                objects.append(
+                    StoredObject(str(each), f"{stat.st_size}:{stat.st_mtime_ns}", stat.st_size)
+                )
         return objects
 
     def read_text(self, location: str) -> str | None:

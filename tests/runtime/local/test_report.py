@@ -139,7 +139,8 @@ SUMMARY_COLUMNS = {
     "first_trade_date": "date",
     "last_trade_date": "date",
     "bars": "bigint",
-    "year": "integer",  # the partition column comes last
+    "year": "integer",
+    "summary": "varchar",  # the partition column comes last: one partition, one file
 }
 DQ_COLUMNS = {
     "check_name": "varchar",
@@ -153,13 +154,14 @@ DQ_COLUMNS = {
 
 
 def _summary_rows(bars: dict[str, list[Bar]]) -> list[tuple]:
-    """symbol_summary as publish keeps it: per (symbol, year) first, last and bar count."""
+    """symbol_summary as publish keeps it: per (symbol, year) first, last and bar count, all
+    in the one partition `summary = 'all'`."""
     years: dict[tuple[str, int], list[date]] = {}
     for symbol_bars in bars.values():
         for b in symbol_bars:
             years.setdefault((b.symbol, b.trade_date.year), []).append(b.trade_date)
     return [
-        (symbol, min(days), max(days), len(days), year)
+        (symbol, min(days), max(days), len(days), year, "all")
         for (symbol, year), days in sorted(years.items())
     ]
 
@@ -197,7 +199,7 @@ def _write_lake(
             "symbol_summary",
             _values_select(SUMMARY_COLUMNS, _summary_rows(bars)),
             engine.location("prod/symbol_summary/v1/"),
-            partitioned_by="year",
+            partitioned_by="summary",
         )
     if dq:
         rows = [(*row[1:], row[0]) for row in OLD_RUN + NEW_RUN]
@@ -599,7 +601,10 @@ def test_freshness_covers_every_symbols_whole_history_from_the_summary(
         assert rows[symbol]["days_behind_newest"] == str((NEWEST - last).days)
     freshness = [scan for scan in written.scans if scan.query == "panel freshness"]
     assert _years_read(freshness) == set()
-    assert _years_read(freshness, "symbol_summary") == {2021, 2022, 2023, 2024}
+    summary_files = {
+        name for scan in freshness for name in scan.filenames if "/prod/symbol_summary/" in name
+    }
+    assert len(summary_files) == 1
 
 
 def test_without_the_summary_table_the_report_says_what_is_missing(

@@ -8,13 +8,16 @@ from datetime import date, datetime
 from decimal import Decimal
 from urllib.parse import unquote
 
+import boto3
 import pytest
+from botocore.stub import ANY, Stubber
 
 from runtime.schema import RAW_COLUMNS
 from runtime.wap import job, raw_zone, store
 from runtime.wap.config import WapConfig
 from runtime.wap.engines import EngineError, create_engine
 from runtime.wap.engines.athena import AthenaEngine
+from runtime.wap.engines.base import QueryScan
 from tests.conftest import PROJECT_ROOT
 from tests.runtime.wap.fake_aws import DATA_BUCKET, DATABASE, WORKGROUP, FakeAws
 
@@ -810,3 +813,38 @@ def test_the_consumed_raw_record_round_trips_through_s3_and_glue(
     assert parameters["stockpipe.consumed_raw"] == (
         "prod/_raw_consumed/20240607T220000000000Z_r2/raw_objects.json"
     )
+
+
+def test_every_query_records_the_bytes_athena_says_it_scanned() -> None:
+    clients = {
+        name: boto3.client(
+            name, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+        )
+        for name in ("athena", "glue", "s3")
+    }
+    stub = Stubber(clients["athena"])
+    for query_id, scanned in (("q1", 12_345), ("q2", 0)):
+        stub.add_response(
+            "start_query_execution", {"QueryExecutionId": query_id}, {
+                "QueryString": ANY, "WorkGroup": WORKGROUP,
+                "QueryExecutionContext": {"Database": DATABASE}, "ClientRequestToken": ANY,
+            },
+        )  # fmt: skip
+        stub.add_response(
+            "get_query_execution",
+            {
+                "QueryExecution": {
+                    "QueryExecutionId": query_id,
+                    "Status": {"State": "SUCCEEDED"},
+                    "Statistics": {"DataScannedInBytes": scanned},
+                }
+            },
+            {"QueryExecutionId": query_id},
+        )
+    engine = AthenaEngine(DATABASE, WORKGROUP, DATA_BUCKET, client_factory=clients.__getitem__)
+
+    with stub:
+        engine.execute("SELECT 1", name="probe")
+        engine.execute("CREATE TABLE t AS SELECT 1", name="ddl-like")
+
+    assert engine.query_scans == [QueryScan("probe", 12_345), QueryScan("ddl-like", 0)]

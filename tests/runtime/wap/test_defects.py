@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 
 from runtime.ingest.bars import RAW_HEADER, Bar, bar_record
-from runtime.wap import steps
+from runtime.wap import queries, steps
+from runtime.wap.checks import CHECKS
 from runtime.wap.config import WapConfig
 from runtime.wap.engines.duckdb_engine import DuckDBEngine
 from tests.runtime.wap.builders import RawLake, bar, ingested_at, production_snapshot, publish_of
@@ -183,3 +186,84 @@ def test_warnings_do_not_block_publish_and_a_restated_bar_replaces_the_published
         "SELECT symbol, trade_date, close, published_run_id, run_id FROM daily_prices_replaced"
     ).rows
     assert replaced == [("NVDA", HISTORY_END, float(history("NVDA")[0].close), "history", "warned")]
+
+
+def test_unique_key_checks_published_and_staged_duplicates_together(
+    published: tuple, raw_lake: RawLake, duck: DuckDBEngine, wap_config: WapConfig
+) -> None:
+    # A published key twice (a data file copied in by hand), and a staged key twice: the
+    # merged year publish would write holds both, and the audit names both.
+    [location] = duck.partitions("daily_prices").values()
+    [data_file] = sorted((raw_lake.root / location).glob("*.parquet"))
+    shutil.copyfile(data_file, data_file.with_name("copied-by-hand.parquet"))
+    catalog_path = raw_lake.root / "_catalog.json"
+    catalog = json.loads(catalog_path.read_text())
+    files = catalog["tables"]["daily_prices"]["partitions"]["2024"]["files"]
+    files.append(files[0].replace(data_file.name, "copied-by-hand.parquet"))
+    catalog_path.write_text(json.dumps(catalog))
+    engine = DuckDBEngine(raw_lake.root)
+    # Staging replaces AMD's published 2024-06-07, so that key is written once; it holds
+    # NVDA's 2024-06-10 three times, so that key ranks first among the samples.
+    row = "('NVDA', '2024-06-10', 1.0E0, 1.0E0, 1.0E0, 1.0E0, 5)"
+    amd = "('AMD', '2024-06-07', 1.0E0, 1.0E0, 1.0E0, 1.0E0, 5)"
+    staging_by_hand(engine, "dupes", f"{row}, {row}, {row}, {amd}")
+
+    result = steps.audit(engine, wap_config, "dupes", as_of=DEFECT_DAY)
+
+    unique_key = result.result("unique_key")
+    assert not unique_key.passed
+    # Every published key of 2024 twice but AMD@2024-06-07 (the history), NVDA@2024-06-10
+    # staged three times.
+    history_keys = {f"{b.symbol}@{b.trade_date}" for b in history("AMD") + history("NVDA")}
+    assert unique_key.failed_rows == len(history_keys) - 1 + 1
+    assert unique_key.sample_keys[0] == "NVDA@2024-06-10"
+    assert unique_key.sample_keys[1:] == tuple(sorted(history_keys))[:9]
+    with pytest.raises(steps.WapError):
+        steps.publish(engine, wap_config, "dupes")
+
+
+def test_the_one_pass_over_staging_reports_each_row_check_as_its_own_query_does(
+    published: tuple, duck: DuckDBEngine, wap_config: WapConfig
+) -> None:
+    rows = [
+        "('NVDA', '2024-06-10', 1.0E0, 1.0E0, 1.0E0, NULL, 5)",
+        "('nvda', '2024-06-10', 1.0E0, 1.0E0, 1.0E0, 1.0E0, 5)",
+        "('AMD', '2024-06-08', 1.0E0, 1.0E0, 1.0E0, 1.0E0, 5)",
+        "('AMD', '2024-06-11', 1.0E0, 0.5E0, 2.0E0, 1.0E0, 5)",
+        "('INTC', '2024-06-10', -1.0E0, 1.0E0, -1.0E0, 1.0E0, -5)",
+        "(NULL, '2024-06-10', 1.0E0, 1.0E0, 1.0E0, 1.0E0, 5)",
+    ]
+    staging_by_hand(duck, "defects", ", ".join(rows))
+    table = "daily_prices_staging_defects"
+
+    result = steps.audit(duck, wap_config, "defects", as_of=DEFECT_DAY)
+
+    params = {
+        "staging": table,
+        "as_of": DEFECT_DAY.isoformat(),
+        "max_daily_move": repr(wap_config.max_daily_move),
+    }
+    for check in (c for c in CHECKS if c.per_row):
+        alone = duck.fetchall(
+            queries.render(
+                "check_summary",
+                check_name=check.name,
+                severity=check.severity,
+                check_sql=queries.render(check.sql_name, **params),
+            )
+        ).records()[0]
+        reported = result.result(check.name)
+        assert (reported.passed, reported.failed_rows, ",".join(reported.sample_keys)) == (
+            alone["passed"],
+            alone["failed_rows"],
+            alone["sample_keys"],
+        ), check.name
+    assert {c.check_name for c in result.failed_errors} >= {
+        "not_null_prices",
+        "symbol_format",
+        "weekend_trade_date",
+        "future_trade_date",
+        "price_range",
+        "positive_values",
+        "not_null_keys",
+    }

@@ -314,3 +314,41 @@ def test_a_lake_moved_elsewhere_keeps_its_summary(
     engine = DuckDBEngine(moved)
 
     assert steps.refresh_summary(engine, wap_config, "again", evening(MON)) == []
+
+
+def test_a_first_backfill_reads_its_raw_objects_once_and_still_names_an_empty_one(
+    raw_lake: RawLake, wap_config: WapConfig
+) -> None:
+    days = [date.fromordinal(MON.toordinal() - n) for n in range(120)]
+    raw_lake.write(MON, [bar("AMD", day, "100.0000") for day in days if day.weekday() < 5])
+    empty = raw_lake.write_text(MON, "NVDA", "symbol,trade_date,open,high,low,close,volume\n")
+    engine = DuckDBEngine(raw_lake.root, profile=True)
+
+    blocked = steps.run_all(engine, wap_config, "backfill", as_of=MON)
+
+    assert blocked.audit.result("raw_layout").sample_keys == (
+        empty.relative_to(raw_lake.root).as_posix(),
+    )
+    # The large object is read by staging alone (and by nothing before it); the empty one
+    # by the per-object count too.
+    read_before = {
+        name for scan in engine.scans if scan.query == "raw_window" for name in scan.filenames
+    }
+    assert read_before == {str(empty)}
+    empty.unlink()
+    assert publish_of(steps.run_all(engine, wap_config, "fixed", as_of=MON)).rows_added == 86
+
+
+def test_a_day_twice_in_a_first_backfills_only_object_fails_unique_key(
+    raw_lake: RawLake, duck: DuckDBEngine, wap_config: WapConfig
+) -> None:
+    # One object per symbol and nothing published: staging takes every row as its day's bar
+    # (ingestion writes a day once per object), so a hand-made object with a day twice is
+    # stopped by the audit instead of being published either way.
+    raw_lake.write(MON, [bar("AMD", MON, "100.0000"), bar("AMD", MON, "101.0000")])
+
+    blocked = steps.run_all(duck, wap_config, "backfill", as_of=MON)
+
+    assert [check.check_name for check in blocked.audit.failed_errors] == ["unique_key"]
+    assert blocked.audit.result("unique_key").sample_keys == ("AMD@2024-06-03",)
+    assert blocked.publish is None

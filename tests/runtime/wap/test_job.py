@@ -46,11 +46,21 @@ def test_steps_run_by_hand_share_the_printed_run_id(
         assert job.main(local_args(raw_lake, step, "--run-id", run_id), now=NOW) == 0
 
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
-    assert {(r["Symbol"], r["latest_trade_date"], r["PublishedDataAgeDays"]) for r in emf} == {
+    freshness = [r for r in emf if "Symbol" in r]
+    assert {
+        (r["Symbol"], r["latest_trade_date"], r["PublishedDataAgeDays"]) for r in freshness
+    } == {
         ("AMD", "2024-06-07", 0.0),
         ("NVDA", "2024-06-07", 0.0),
     }
-    assert emf[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "stockpipe"
+    assert freshness[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "stockpipe"
+    # Every step also reports the queries it ran and the bytes they read.
+    scans = {r["Step"]: r for r in emf if "Step" in r}
+    assert set(scans) == {"create_staging", "audit", "publish"}
+    for record in scans.values():
+        assert len(record["queries"]) > 0
+        assert record["AthenaBytesScanned"] == sum(n for _, n in record["queries"])
+    assert scans["create_staging"]["AthenaBytesScanned"] > 0
 
 
 @pytest.mark.duckdb
@@ -169,8 +179,12 @@ def test_publish_sends_freshness_metrics_to_cloudwatch(aws: None, raw_lake: RawL
         Statistics=["Maximum"],
     )["Datapoints"]
     assert [point["Maximum"] for point in ages] == [1.0]
-    names = {m["MetricName"] for m in cloudwatch.list_metrics(Namespace="stockpipe")["Metrics"]}
-    assert names == {"LatestPublishedTradeDate", "PublishedDataAgeDays"}
+    metrics = cloudwatch.list_metrics(Namespace="stockpipe")["Metrics"]
+    assert {m["MetricName"] for m in metrics} == {
+        "LatestPublishedTradeDate", "PublishedDataAgeDays", "AthenaBytesScanned",
+    }  # fmt: skip
+    steps = {d["Value"] for m in metrics for d in m["Dimensions"] if d["Name"] == "Step"}
+    assert steps == {"create_staging", "audit", "publish"}
 
 
 def test_the_glue_path_imports_neither_duckdb_nor_sqlglot() -> None:
