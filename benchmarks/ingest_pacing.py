@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
 import statistics
 import sys
@@ -33,7 +34,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from itertools import product
 from pathlib import Path
 from string import ascii_uppercase
@@ -41,7 +42,7 @@ from string import ascii_uppercase
 from runtime.ingest.alphavantage import AlphaVantageClient, RetryPolicy
 from runtime.ingest.errors import ApiProblem
 from runtime.ingest.pacing import SystemClock
-from runtime.ingest.run import run_ingestion
+from runtime.ingest.run import LOCAL_STATE_DIR, SPLITS_REFRESHED, run_ingestion
 from runtime.ingest.settings import Settings
 from runtime.ingest.sinks import LocalSink
 from runtime.local.sample_market import SampleMarket
@@ -76,8 +77,15 @@ def pacer_strategy(url: str, tickers: list[str], lake: Path) -> int:
             "CALLS_PER_MINUTE": str(CALLS),
             # The server has no per-second rule on top of its budget.
             "MIN_CALL_INTERVAL_SECONDS": "0",
+            # Prices only, as the other strategies: no daily budget, and every split record
+            # counts as fetched today (runtime/ingest/run.py, SPLITS_REFRESHED).
+            "API_DAILY_CALL_BUDGET": "0",
         }
     )
+    today = datetime.now(UTC).date().isoformat()
+    state = lake / LOCAL_STATE_DIR / SPLITS_REFRESHED
+    state.parent.mkdir(parents=True, exist_ok=True)
+    state.write_text(json.dumps(dict.fromkeys(tickers, today)))
     settings = dataclasses.replace(settings, rate_period_seconds=PER_SECONDS)
     result = run_ingestion(settings, {}, lambda: 3_600_000)
     return len(result["succeeded"])

@@ -42,6 +42,8 @@ LOG_RETENTION_DAYS = "logRetentionDays"
 PROTECT_DATA = "protectData"
 FRESHNESS_MAX_AGE_DAYS = "freshnessMaxAgeDays"
 POWERTOOLS_LAYER_ARN = "powertoolsLayerArn"
+CALL_BUDGET = "apiDailyCallBudget"
+SPLITS_REFRESH_DAYS = "splitsRefreshDays"
 
 DEFAULT_SYMBOLS = ("AMD", "NVDA", "INTC", "MU", "QCOM", "TXN", "AMAT", "AVGO", "LSCC", "KLAC")
 DEFAULT_SCHEDULE = "cron(0 22 ? * MON-FRI *)"
@@ -49,6 +51,11 @@ DEFAULT_TIMEZONE = "UTC"
 SINKS = ("s3", "firehose")
 OUTPUT_SIZES = ("compact", "full")
 DEFAULT_CALLS_PER_MINUTE = 5
+# A free key's requests per day over every endpoint (0: no budget, for premium keys), and
+# the oldest a symbol's split record may get (runtime/ingest/settings.py).
+DEFAULT_CALL_BUDGET = 25
+DEFAULT_SPLITS_REFRESH_DAYS = 7
+MAX_SPLITS_REFRESH_DAYS = 365
 DEFAULT_LOG_RETENTION_DAYS = 30
 # The freshness alarm looks at this many daily periods: a weekday schedule leaves two days
 # without a publish every weekend, so 3 is the least that does not page on Saturdays, and
@@ -187,6 +194,26 @@ SETTINGS = (
         "weekend on a weekday schedule.",
     ),
     Setting(
+        CALL_BUDGET,
+        "whole number",
+        str(DEFAULT_CALL_BUDGET),
+        "a whole number, at least 0 (0: no budget, for premium keys); the symbols' prices and "
+        "split refresh cycle must fit in it",
+        "75",
+        "The most Alpha Vantage requests all of a UTC day's runs make together (retries "
+        "included; the free tier allows 25). Prices go first, split records after; calls "
+        "that do not fit wait for the next day (the `CallsDeferred` metric).",
+    ),
+    Setting(
+        SPLITS_REFRESH_DAYS,
+        "whole number",
+        str(DEFAULT_SPLITS_REFRESH_DAYS),
+        f"a whole number of days from 1 to {MAX_SPLITS_REFRESH_DAYS}",
+        "14",
+        "How old a symbol's split record may get before it is fetched again; the refreshes "
+        "are spread over the days (see Stock splits).",
+    ),
+    Setting(
         POWERTOOLS_LAYER_ARN,
         "string",
         None,
@@ -236,6 +263,8 @@ class StackConfig:
     log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS
     protect_data: bool = False
     freshness_max_age_days: int = DEFAULT_FRESHNESS_MAX_AGE_DAYS
+    call_budget: int = DEFAULT_CALL_BUDGET
+    splits_refresh_days: int = DEFAULT_SPLITS_REFRESH_DAYS
     grafana: GrafanaConfig = grafana_config.NO_GRAFANA
     # The Powertools layer version ARN to use instead of the SSM lookup (None: look it up).
     powertools_layer_arn: str | None = None
@@ -243,22 +272,31 @@ class StackConfig:
 
     @property
     def lambda_timeout_seconds(self) -> int:
-        return lambda_timeout_seconds(len(self.symbols), self.calls_per_minute)
+        calls = run_calls(len(self.symbols), self.call_budget)
+        return lambda_timeout_seconds(calls, self.calls_per_minute)
 
 
-def lambda_timeout_seconds(symbol_count: int, calls_per_minute: int) -> int:
-    """The timeout one run of `symbol_count` symbols needs at `calls_per_minute`.
+def run_calls(symbol_count: int, call_budget: int) -> int:
+    """The most fetches one run may make: a price series and a split record per symbol (a
+    first ingestion asks for every record), never more than the day's call budget."""
+    calls = 2 * symbol_count
+    return min(calls, call_budget) if call_budget else calls
 
-    The last symbol's first call starts once the pacer has let the earlier ones through
+
+def lambda_timeout_seconds(call_count: int, calls_per_minute: int) -> int:
+    """The timeout one run of `call_count` fetches needs at `calls_per_minute`.
+
+    The last fetch's first call starts once the pacer has let the earlier ones through
     (one budget of calls per minute, starts spaced by up to a second); from there it may
     be throttled on every attempt, each attempt taking the full request time after its
-    backoff; then the safety margin. Rounded up to a whole minute: ten symbols at 5 a
-    minute need 64 + 224 + 10 = 298 s, so 300 s.
+    backoff; then the safety margin. Rounded up to a whole minute: ten fetches at 5 a
+    minute need 64 + 224 + 10 = 298 s, so 300 s; ten symbols with their split records
+    (20 fetches) need 184 + 224 + 10 = 418 s, so 420 s.
     """
-    waves = math.ceil(symbol_count / calls_per_minute)
+    waves = math.ceil(call_count / calls_per_minute)
     interval = min(MIN_CALL_INTERVAL_SECONDS, PACING_PERIOD_SECONDS / calls_per_minute)
     last_start = (waves - 1) * PACING_PERIOD_SECONDS + (
-        min(symbol_count, calls_per_minute) - 1
+        min(call_count, calls_per_minute) - 1
     ) * interval
     first_backoff = PACING_PERIOD_SECONDS / calls_per_minute
     backoffs = sum(
@@ -314,6 +352,15 @@ def load_stack_config(
         "must be a whole number of days from 1 to 7 (CloudWatch evaluates daily periods "
         "over at most a week)",
     )  # fmt: skip
+    call_budget = _whole_number(
+        values, CALL_BUDGET, DEFAULT_CALL_BUDGET, problems, lambda n: n >= 0,
+        "must be a whole number of API calls a day, 0 for no budget (premium keys)",
+    )  # fmt: skip
+    refresh_days = _whole_number(
+        values, SPLITS_REFRESH_DAYS, DEFAULT_SPLITS_REFRESH_DAYS, problems,
+        lambda n: 1 <= n <= MAX_SPLITS_REFRESH_DAYS,
+        f"must be a whole number of days from 1 to {MAX_SPLITS_REFRESH_DAYS}",
+    )  # fmt: skip
     alert_email = values[ALERT_EMAIL]
     if alert_email is not None and not EMAIL_PATTERN.match(alert_email):
         problems.append(_bad(ALERT_EMAIL, alert_email, "must be an email address"))
@@ -326,8 +373,12 @@ def load_stack_config(
     problems += stack_name.stack_name_problems(project, stack, grafana=grafana.mode != "none")
     spend = spend_config.load_spend_config(values, problems)
 
+    if symbols:
+        problem = budget_problem(len(symbols), call_budget, refresh_days)
+        if problem:
+            problems.append(problem)
     if symbols and calls_per_minute >= 1:
-        problem = timeout_problem(len(symbols), calls_per_minute)
+        problem = timeout_problem(len(symbols), calls_per_minute, call_budget)
         if problem:
             problems.append(problem)
 
@@ -348,6 +399,8 @@ def load_stack_config(
         log_retention_days=retention,
         protect_data=protect_data,
         freshness_max_age_days=freshness,
+        call_budget=call_budget,
+        splits_refresh_days=refresh_days,
         grafana=grafana,
         powertools_layer_arn=layer_arn,
         spend=spend,
@@ -373,25 +426,49 @@ def layer_arn_problem(arn: str | None, region: str | None) -> str | None:
     return None
 
 
-def timeout_problem(symbol_count: int, calls_per_minute: int) -> str | None:
-    """Why the symbols cannot fit in one Lambda run at this budget, or None."""
-    needed = lambda_timeout_seconds(symbol_count, calls_per_minute)
-    if needed <= LAMBDA_MAX_TIMEOUT_SECONDS:
+def budget_problem(symbol_count: int, call_budget: int, refresh_days: int) -> str | None:
+    """Why a day's budget cannot hold the symbols' prices and split refresh cycle, or None.
+
+    Every weekday run fetches each symbol's prices, and the refresh cycle asks for about
+    1/refresh_days of the split records a day; less budget would defer prices every day.
+    """
+    daily = symbol_count + math.ceil(symbol_count / refresh_days)
+    if not call_budget or daily <= call_budget:
         return None
-    most_symbols = max((n for n in range(1, symbol_count) if _fits(n, calls_per_minute)), default=0)
-    least_budget = next(
-        b for b in range(calls_per_minute, symbol_count + 1) if _fits(symbol_count, b)
+    most = max(
+        (n for n in range(1, symbol_count) if n + math.ceil(n / refresh_days) <= call_budget),
+        default=0,
     )
     return (
-        f"{_key(SYMBOLS)} lists {symbol_count} symbols, which at {_key(CALLS_PER_MINUTE)}="
-        f"{calls_per_minute} need a {needed} s Lambda timeout, more than Lambda's "
-        f"{LAMBDA_MAX_TIMEOUT_SECONDS} s: list at most {most_symbols} symbols, or raise "
-        f"{_key(CALLS_PER_MINUTE)} to at least {least_budget} if the key's plan allows it"
+        f"{_key(SYMBOLS)} lists {symbol_count} symbols, whose prices and split refresh cycle "
+        f"({_key(SPLITS_REFRESH_DAYS)}={refresh_days}) need {daily} API calls a day, more "
+        f"than {_key(CALL_BUDGET)}={call_budget}: list at most {most} symbols, or raise "
+        f"{_key(CALL_BUDGET)} if the key's plan allows it (0: no budget, for premium keys)"
     )
 
 
-def _fits(symbol_count: int, calls_per_minute: int) -> bool:
-    return lambda_timeout_seconds(symbol_count, calls_per_minute) <= LAMBDA_MAX_TIMEOUT_SECONDS
+def timeout_problem(symbol_count: int, calls_per_minute: int, call_budget: int) -> str | None:
+    """Why the symbols cannot fit in one Lambda run at this pace, or None."""
+    calls = run_calls(symbol_count, call_budget)
+    needed = lambda_timeout_seconds(calls, calls_per_minute)
+    if needed <= LAMBDA_MAX_TIMEOUT_SECONDS:
+        return None
+    most_symbols = max(
+        (n for n in range(1, symbol_count) if _fits(run_calls(n, call_budget), calls_per_minute)),
+        default=0,
+    )
+    least_pace = next(b for b in range(calls_per_minute, calls + 1) if _fits(calls, b))
+    return (
+        f"{_key(SYMBOLS)} lists {symbol_count} symbols, whose prices and split records make "
+        f"up to {calls} API calls a run, which at {_key(CALLS_PER_MINUTE)}={calls_per_minute} "
+        f"need a {needed} s Lambda timeout, more than Lambda's {LAMBDA_MAX_TIMEOUT_SECONDS} s: "
+        f"list at most {most_symbols} symbols, or raise {_key(CALLS_PER_MINUTE)} to at least "
+        f"{least_pace} if the key's plan allows it"
+    )
+
+
+def _fits(call_count: int, calls_per_minute: int) -> bool:
+    return lambda_timeout_seconds(call_count, calls_per_minute) <= LAMBDA_MAX_TIMEOUT_SECONDS
 
 
 # EventBridge Scheduler cron fields: minutes hours day-of-month month day-of-week year.

@@ -18,7 +18,7 @@ import pulumi_aws as aws
 from components import iam, storage
 from components.alerting import MISSING_IS_OK, AlarmSpec, add_alarm
 from components.artifacts import lambda_archive
-from components.config import OUTPUT_SIZES, SINKS, lambda_timeout_seconds
+from components.config import OUTPUT_SIZES, SINKS, lambda_timeout_seconds, run_calls
 from components.interface import resolve_args
 
 HANDLER = "runtime.ingest.handler.handler"
@@ -94,11 +94,16 @@ class IngestionArgs:
     """Where records land: `s3` (one object per symbol and run) or `firehose`."""
     calls_per_minute: int | None = 5
     """Alpha Vantage calls per minute the key allows (5 on the free tier)."""
+    call_budget: int | None = 25
+    """API calls all of a UTC day's runs may make together (0: no limit), shared through the
+    lake's ingestion state (runtime/ingest/settings.py)."""
+    splits_refresh_days: int | None = 7
+    """The oldest a symbol's split record may get before a run fetches it again."""
     output_size: str | None = "compact"
     """Alpha Vantage `outputsize`: `compact` (100 days) or `full` (the whole history)."""
     timeout_seconds: int | None = None
-    """The function's timeout in seconds; default: what the symbols need at
-    `callsPerMinute`, with retries (at most 900)."""
+    """The function's timeout in seconds; default: what one run's fetches (prices and split
+    records, within `callBudget`) need at `callsPerMinute`, with retries (at most 900)."""
     schedule: str | None = "cron(0 22 ? * MON-FRI *)"
     """EventBridge Scheduler expression of the ingestion run."""
     schedule_timezone: str | None = "UTC"
@@ -116,7 +121,8 @@ class IngestionArgs:
     def run_timeout_seconds(self) -> int:
         if self.timeout_seconds is not None:
             return self.timeout_seconds
-        return lambda_timeout_seconds(len(self.symbols), self.calls_per_minute)
+        calls = run_calls(len(self.symbols), self.call_budget)
+        return lambda_timeout_seconds(calls, self.calls_per_minute)
 
 
 class IngestionComponent(pulumi.ComponentResource):
@@ -339,7 +345,11 @@ def function_environment(
         "ALPHAVANTAGE_SECRET_ARN": secret_arn,
         "SINK": args.sink,
         "CALLS_PER_MINUTE": str(args.calls_per_minute),
+        "API_DAILY_CALL_BUDGET": str(args.call_budget),
+        "SPLITS_REFRESH_DAYS": str(args.splits_refresh_days),
         "OUTPUT_SIZE": args.output_size,
+        # Split records and the day's call count live in the bucket with either sink.
+        "DATA_BUCKET": args.bucket_name,
         "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": args.metrics_namespace,
     }
@@ -376,21 +386,29 @@ def function_statements(
         statements.append(
             iam.allow(["events:PutEvents"], [success_bus_arn], sid="SucceededRunDestination")
         )
+    landing = [iam.objects_under(bucket_arn, storage.RAW_SPLITS_PREFIX)]
     if sink == "firehose":
         statements.append(
             iam.allow(["firehose:PutRecordBatch"], [stream_arn], sid="SendToFirehose")
         )
     else:
-        statements.append(
-            iam.allow(
-                ["s3:PutObject"], [iam.objects_under(bucket_arn, storage.RAW_PREFIX)], sid="LandRaw"
-            )
-        )
-    statements.append(
+        landing.insert(0, iam.objects_under(bucket_arn, storage.RAW_PREFIX))
+    statements += [
+        # Write-once objects (a conditional PUT needs no more than s3:PutObject).
+        iam.allow(["s3:PutObject"], landing, sid="LandRaw"),
+        # The day's call count and the split refresh dates: read, then a conditional PUT
+        # (If-Match / If-None-Match). No s3:ListBucket: a missing document reads as 403,
+        # which the runtime tells apart by creating it (runtime/ingest/ingest_state.py).
+        # https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
+        iam.allow(
+            ["s3:GetObject", "s3:PutObject"],
+            [iam.objects_under(bucket_arn, storage.INGEST_STATE_PREFIX)],
+            sid="SharedRunState",
+        ),
         iam.allow(
             ["s3:PutObject"], [iam.objects_under(bucket_arn, storage.SMOKE_PREFIX)], sid="LandSmoke"
-        )
-    )
+        ),
+    ]
     return statements
 
 

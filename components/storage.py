@@ -15,6 +15,12 @@ from components import iam
 
 RAW_PREFIX = "raw/"
 RAW_FIREHOSE_PREFIX = "raw_firehose/"
+# Split records beside raw/ (never inside it: the raw layout check takes price objects only).
+RAW_SPLITS_PREFIX = "raw_splits/"
+# Small documents every ingestion run shares (runtime/ingest/ingest_state.py): the day's call
+# count under api_calls/, the day each split record was last fetched.
+INGEST_STATE_PREFIX = "ingest_state/"
+CALL_COUNTS_PREFIX = f"{INGEST_STATE_PREFIX}api_calls/"
 RAW_FIREHOSE_ERRORS_PREFIX = "raw_firehose_errors/"
 # A smoke run's object (`make smoke`), apart from the raw zone the workflow consumes.
 SMOKE_PREFIX = "smoke/"
@@ -26,6 +32,8 @@ ARTIFACTS_PREFIX = "artifacts/"
 # Query results are throwaway; staging is rebuilt by every write-audit-publish run.
 QUERY_RESULTS_EXPIRY_DAYS = 7
 STAGING_EXPIRY_DAYS = 3
+# A day's call count matters for that UTC day only.
+CALL_COUNTS_EXPIRY_DAYS = 7
 # Publishing deletes superseded objects; on a versioned bucket that leaves noncurrent
 # versions, kept this long for recovery and then removed.
 NONCURRENT_VERSION_EXPIRY_DAYS = 30
@@ -101,6 +109,7 @@ class DataLake(pulumi.ComponentResource):
             rules=[
                 _expire(QUERY_RESULTS_PREFIX, QUERY_RESULTS_EXPIRY_DAYS),
                 _expire(STAGING_PREFIX, STAGING_EXPIRY_DAYS),
+                _expire(CALL_COUNTS_PREFIX, CALL_COUNTS_EXPIRY_DAYS),
                 {
                     "id": "noncurrent-versions-and-uploads",
                     "status": "Enabled",
@@ -126,7 +135,7 @@ class DataLake(pulumi.ComponentResource):
 
 def _expire(prefix: str, days: int) -> dict:
     return {
-        "id": f"expire-{prefix.rstrip('/')}",
+        "id": f"expire-{prefix.rstrip('/').replace('/', '-')}",
         "status": "Enabled",
         "filter": {"prefix": prefix},
         "expiration": {"days": days},

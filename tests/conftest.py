@@ -19,6 +19,7 @@ install_mocks(PULUMI_MOCKS, "dev")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 NVDA_CSV = SHARED_DATA / "alphavantage" / "TIME_SERIES_DAILY_NVDA.csv"
+NVDA_SPLITS = SHARED_DATA / "alphavantage" / "SPLITS_NVDA.json"
 
 
 @pytest.fixture
@@ -27,6 +28,14 @@ def nvda_csv() -> Path:
     if not NVDA_CSV.is_file():
         pytest.skip(f"{NVDA_CSV} is absent (../shared/data is not next to this checkout)")
     return NVDA_CSV
+
+
+@pytest.fixture
+def nvda_splits() -> Path:
+    """The real NVDA SPLITS record from ../shared/data; skips when absent."""
+    if not NVDA_SPLITS.is_file():
+        pytest.skip(f"{NVDA_SPLITS} is absent (../shared/data is not next to this checkout)")
+    return NVDA_SPLITS
 
 
 @pytest.fixture

@@ -1,9 +1,11 @@
-"""The Alpha Vantage TIME_SERIES_DAILY client: paced calls, bounded retries, a redacted key.
+"""The Alpha Vantage client: paced calls, bounded retries, a daily budget, a redacted key.
 
-One `fetch_daily` per symbol. It asks the pacer for a slot before every call,
-retries burst throttles and transport failures with exponential backoff (bounded by
-`RetryPolicy.max_attempts` and by the run's time budget), and falls back from
-`full` to `compact` once if the key is not allowed `full`. The key is added to the
+One `fetch_daily` (TIME_SERIES_DAILY) per symbol, and `fetch_splits` (SPLITS) when its
+split record is due; both count every request, retries included, against the day's call
+budget and refuse a call that does not fit (CallBudgetSpent). A call waits for the
+pacer's slot; burst throttles and transport failures are retried with exponential
+backoff (bounded by `RetryPolicy.max_attempts` and by the run's time budget), and
+`full` falls back to `compact` once if the key is not allowed `full`. The key is added to the
 request parameters only; logged URLs carry `apikey=***`, and every reason that
 leaves the client has the key scrubbed out.
 """
@@ -15,15 +17,19 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import requests
 import urllib3
 from aws_lambda_powertools import Logger
 
 from runtime.ingest.answers import DailySeries, read_answer
+from runtime.ingest.call_budget import CallBudget
 from runtime.ingest.errors import (
     ApiProblem,
     BurstThrottled,
+    CallBudgetSpent,
+    CallCountUnavailable,
     InvalidRequest,
     OutOfTime,
     PremiumFullOutput,
@@ -32,6 +38,7 @@ from runtime.ingest.errors import (
 )
 from runtime.ingest.pacing import Clock, Pacer
 from runtime.ingest.settings import SERVICE_NAME
+from runtime.ingest.splits import SPLITS_FUNCTION, SplitRecord, read_splits_answer
 
 FUNCTION = "TIME_SERIES_DAILY"
 REDACTED = "***"
@@ -42,6 +49,8 @@ CONNECT_TIMEOUT_SECONDS = 5.0
 #: Attempts at a symbol whose connection is refused or whose host does not resolve.
 UNREACHABLE_ATTEMPTS = 2
 _APIKEY_PARAMETER = re.compile(r"(apikey=)[^&\s'\"]*", re.IGNORECASE)
+
+T = TypeVar("T")
 
 logger = Logger(service=SERVICE_NAME, child=True)
 # urllib3 logs every request line, query string and key included, at DEBUG.
@@ -77,6 +86,15 @@ class Fetched:
     throttled: int
 
 
+@dataclass(frozen=True)
+class FetchedSplits:
+    """A usable split record for one symbol and what it cost."""
+
+    record: SplitRecord
+    attempts: int
+    throttled: int
+
+
 class AlphaVantageClient:
     """Fetches daily series for one run. Thread-safe when given a thread-safe pacer."""
 
@@ -90,6 +108,7 @@ class AlphaVantageClient:
         timeout: float,
         retry: RetryPolicy,
         session: requests.Session | None = None,
+        budget: CallBudget | None = None,
     ) -> None:
         self._base_url = base_url
         self._api_key = api_key
@@ -98,6 +117,7 @@ class AlphaVantageClient:
         self._timeout = timeout
         self._retry = retry
         self._session = session or requests.Session()
+        self._budget = budget
         self._full_refused = threading.Event()
 
     def fetch_daily(
@@ -115,6 +135,48 @@ class AlphaVantageClient:
         OutOfTime is raised before calling.
         """
         size = "compact" if self._full_refused.is_set() else output_size
+
+        def fall_back_to_compact() -> bool:
+            nonlocal size
+            if size != "full":
+                return False
+            self._full_refused.set()
+            size = "compact"
+            logger.warning(
+                "outputsize=full is premium-only for this key; fell back to compact",
+                extra={"symbol": symbol},
+            )
+            return True
+
+        def call() -> DailySeries:
+            params = {"function": FUNCTION, "symbol": symbol, "outputsize": size}
+            return read_answer(self._call(symbol, {**params, "datatype": datatype}), symbol)
+
+        series, attempts, throttled = self._attempts(symbol, call, time_left, fall_back_to_compact)
+        return Fetched(series, size, attempts, throttled)
+
+    def fetch_splits(self, symbol: str, *, time_left: Callable[[], float]) -> FetchedSplits:
+        """The symbol's split record (SPLITS), with the same pacing, retries, budget and
+        failure classes as `fetch_daily`; raises the ApiProblem that ended the attempts."""
+
+        def call() -> SplitRecord:
+            body = self._call(symbol, {"function": SPLITS_FUNCTION, "symbol": symbol})
+            return read_splits_answer(body, symbol)
+
+        record, attempts, throttled = self._attempts(symbol, call, time_left)
+        return FetchedSplits(record, attempts, throttled)
+
+    def _attempts(
+        self,
+        symbol: str,
+        call: Callable[[], T],
+        time_left: Callable[[], float],
+        fall_back: Callable[[], bool] | None = None,
+    ) -> tuple[T, int, int]:
+        """`call()` until it answers, retrying what is retryable; (answer, attempts, throttled).
+
+        `fall_back()` is asked when the key is refused `outputsize=full`: True to try again.
+        """
         attempts = throttled = retries = 0
         problem: ApiProblem | None = None
         while True:
@@ -133,21 +195,22 @@ class AlphaVantageClient:
                     extra={"symbol": symbol, "backoff_seconds": backoff, "attempt": attempts + 1},
                 )
                 self._clock.sleep(backoff)
+            try:
+                refusal = self._budget.take() if self._budget else None
+            except CallCountUnavailable as unavailable:
+                raise self._finish(unavailable, attempts, throttled) from None
+            if refusal:
+                raise self._finish(CallBudgetSpent(refusal), attempts, throttled)
             attempts += 1
             try:
-                series = self._call(symbol, size, datatype)
+                return call(), attempts, throttled
             except PremiumFullOutput as refused:
-                if size != "full":
-                    raise self._finish(refused, attempts, throttled) from None
-                self._full_refused.set()
-                size = "compact"
-                logger.warning(
-                    "outputsize=full is premium-only for this key; fell back to compact",
-                    extra={"symbol": symbol},
-                )
+                if fall_back is None or not fall_back():
+                    raise self._finish(self._scrubbed(refused), attempts, throttled) from None
                 problem = None
                 continue
             except ApiProblem as failure:
+                failure = self._scrubbed(failure)
                 throttled += isinstance(failure, BurstThrottled)
                 most = UNREACHABLE_ATTEMPTS if isinstance(failure, Unreachable) else None
                 if not failure.retryable or attempts >= (most or self._retry.max_attempts):
@@ -159,8 +222,6 @@ class AlphaVantageClient:
                 )
                 problem = failure
                 retries += 1
-                continue
-            return Fetched(series, size, attempts, throttled)
 
     def redact(self, text: str) -> str:
         """`text` with the key replaced, in plain and URL-encoded form, wherever it stands
@@ -173,8 +234,8 @@ class AlphaVantageClient:
             text = re.sub(whole, REDACTED, text)
         return text
 
-    def _call(self, symbol: str, size: str, datatype: str) -> DailySeries:
-        params = {"function": FUNCTION, "symbol": symbol, "outputsize": size, "datatype": datatype}
+    def _call(self, symbol: str, params: dict[str, str]) -> str:
+        """One request's body, or the transport or HTTP problem it met."""
         query = {**params, "apikey": self._api_key}
         shown_url = self.redact(requests.Request("GET", self._base_url, params=query).prepare().url)
         with self._pacer.slot() as call:
@@ -184,28 +245,22 @@ class AlphaVantageClient:
                     self._base_url, params=query, timeout=(CONNECT_TIMEOUT_SECONDS, self._timeout)
                 )
             except requests.Timeout:
-                raise self._scrubbed(
-                    TransportFailure(f"the API did not answer within {self._timeout:g} s")
-                ) from None
+                timeout = f"{self._timeout:g} s"
+                raise TransportFailure(f"the API did not answer within {timeout}") from None
             except requests.RequestException as error:
                 # The exception text carries the full URL, key included: never chain it.
                 kind = TransportFailure
                 if _never_connected(error):
                     call.refund()  # nothing reached the server: no budget spent
                     kind = Unreachable
-                raise self._scrubbed(
-                    kind(f"could not reach the API: {type(error).__name__}: {error}")
-                ) from None
+                raise kind(f"could not reach the API: {type(error).__name__}: {error}") from None
         if response.status_code == 429:
             raise BurstThrottled("the API answered HTTP 429 Too Many Requests")
         if response.status_code >= 500:
             raise TransportFailure(f"the API answered HTTP {response.status_code}")
         if response.status_code != 200:
             raise InvalidRequest(f"the API answered HTTP {response.status_code}")
-        try:
-            return read_answer(response.text, symbol)
-        except ApiProblem as problem:
-            raise self._scrubbed(problem) from None
+        return response.text
 
     def _scrubbed(self, problem: ApiProblem) -> ApiProblem:
         problem.reason = self.redact(problem.reason)

@@ -67,16 +67,9 @@ class DailySeries:
 
 def read_answer(text: str, symbol: str) -> DailySeries:
     """Parse one answer body (JSON or CSV, whichever it is) or raise the ApiProblem it is."""
-    stripped = text.lstrip("\ufeff \t\r\n")
-    if not stripped:
-        raise TransportFailure("the API answered with an empty body")
+    stripped = _stripped_body(text)
     if stripped.startswith(("{", "[")):
-        try:
-            payload = json.loads(stripped, object_pairs_hook=_reject_duplicate_keys)
-        except json.JSONDecodeError:
-            raise TransportFailure("the API answered with invalid or truncated JSON") from None
-        if not isinstance(payload, dict):
-            raise MalformedSeries("the API answered JSON that is not an object")
+        payload = json_object(stripped)
         problem = classify_failure(payload)
         if problem is not None:
             raise problem
@@ -88,29 +81,51 @@ def read_answer(text: str, symbol: str) -> DailySeries:
     raise TransportFailure(f"the API answered {kind} that is neither JSON nor the daily CSV")
 
 
-def classify_failure(payload: dict[str, Any]) -> ApiProblem | None:
-    """The problem a JSON body reports, or None when it looks like a series."""
+def json_object(text: str) -> dict[str, Any]:
+    """A body that must be one JSON object (any answer but a CSV one), or its ApiProblem."""
+    stripped = _stripped_body(text)
+    try:
+        payload = json.loads(stripped, object_pairs_hook=_reject_duplicate_keys)
+    except json.JSONDecodeError:
+        kind = "an HTML page" if stripped.startswith("<") else "invalid or truncated JSON"
+        raise TransportFailure(f"the API answered with {kind}") from None
+    if not isinstance(payload, dict):
+        raise MalformedSeries("the API answered JSON that is not an object")
+    return payload
+
+
+def _stripped_body(text: str) -> str:
+    stripped = text.lstrip("\ufeff \t\r\n")
+    if not stripped:
+        raise TransportFailure("the API answered with an empty body")
+    return stripped
+
+
+def classify_failure(
+    payload: dict[str, Any], endpoint: str = "TIME_SERIES_DAILY", data_key: str = SERIES_KEY
+) -> ApiProblem | None:
+    """The problem a JSON body of `endpoint` reports, or None when it carries `data_key`."""
     if not payload:
         return EmptyAnswer("the API answered with an empty object {} (unknown symbol?)")
     if "Error Message" in payload:
-        message = _quote(payload["Error Message"])
+        message = quote(payload["Error Message"])
         if any(phrase in message.lower() for phrase in BAD_KEY_PHRASES):
             return KeyRejected(f"invalid or missing API key: {message}")
         return InvalidRequest(f"the API rejected the request (unknown symbol?): {message}")
     for key in ("Information", "Note"):
-        if key in payload and SERIES_KEY not in payload:
-            return _classify_information(_quote(payload[key]))
+        if key in payload and data_key not in payload:
+            return _classify_information(quote(payload[key]), endpoint)
     return None
 
 
-def _classify_information(message: str) -> ApiProblem:
+def _classify_information(message: str, endpoint: str) -> ApiProblem:
     lowered = message.lower()
     if any(phrase in lowered for phrase in BURST_PHRASES):
         return BurstThrottled(f"throttled by the API's burst limit: {message}")
     if any(phrase in lowered for phrase in PREMIUM_FULL_PHRASES):
         return PremiumFullOutput(f"outputsize=full is premium-only for this key: {message}")
     if any(phrase in lowered for phrase in PREMIUM_ENDPOINT_PHRASES):
-        return PremiumEndpoint(f"TIME_SERIES_DAILY is premium-only for this key: {message}")
+        return PremiumEndpoint(f"{endpoint} is premium-only for this key: {message}")
     if any(phrase in lowered for phrase in DEMO_KEY_PHRASES):
         return KeyRejected(f"the demo API key only serves the documentation examples: {message}")
     if any(phrase in lowered for phrase in DAILY_QUOTA_PHRASES):
@@ -124,20 +139,20 @@ def _series_from_json(payload: dict[str, Any], symbol: str) -> DailySeries:
     if not isinstance(meta, dict) or not isinstance(series, dict):
         keys = ", ".join(sorted(map(str, payload))) or "none"
         raise MalformedSeries(
-            f"the answer lacks '{META_KEY}' or '{SERIES_KEY}' objects (keys: {_quote(keys)})"
+            f"the answer lacks '{META_KEY}' or '{SERIES_KEY}' objects (keys: {quote(keys)})"
         )
     answered_symbol = str(meta.get("2. Symbol", "")).strip()
     if answered_symbol.upper() != symbol.upper():
         raise MalformedSeries(
-            f"the answer is for symbol {_quote(answered_symbol)!r}, not {symbol!r}"
+            f"the answer is for symbol {quote(answered_symbol)!r}, not {symbol!r}"
         )
     bars = []
     for day, fields in series.items():
         if not isinstance(fields, dict):
-            raise MalformedSeries(f"bar {_quote(day)!r} is not an object")
+            raise MalformedSeries(f"bar {quote(day)!r} is not an object")
         missing = [name for name in JSON_FIELDS if name not in fields]
         if missing:
-            raise MalformedSeries(f"bar {_quote(day)!r} lacks {', '.join(missing)}")
+            raise MalformedSeries(f"bar {quote(day)!r} lacks {', '.join(missing)}")
         bars.append(_bar(symbol, day, *(fields[name] for name in JSON_FIELDS)))
     return DailySeries(symbol=symbol, bars=tuple(bars))
 
@@ -167,17 +182,17 @@ def _bar(symbol: str, day: Any, open_: Any, high: Any, low: Any, close: Any, vol
             raise ValueError(day_text)
         trade_date = date.fromisoformat(day_text)
     except ValueError:
-        raise MalformedSeries(f"{_quote(day_text)!r} is not a date YYYY-MM-DD") from None
+        raise MalformedSeries(f"{quote(day_text)!r} is not a date YYYY-MM-DD") from None
     prices = []
     for name, value in (("open", open_), ("high", high), ("low", low), ("close", close)):
         text = str(value).strip()
         if not _PRICE.match(text):
-            raise MalformedSeries(f"bar {day_text}: {name} {_quote(text)!r} is not a number")
+            raise MalformedSeries(f"bar {day_text}: {name} {quote(text)!r} is not a number")
         prices.append(Decimal(text))
     volume_text = str(volume).strip()
     if not _VOLUME.match(volume_text):
         raise MalformedSeries(
-            f"bar {day_text}: volume {_quote(volume_text)!r} is not a whole number"
+            f"bar {day_text}: volume {quote(volume_text)!r} is not a whole number"
         )
     return Bar(symbol, trade_date, *prices, volume=int(volume_text))
 
@@ -186,12 +201,12 @@ def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:
-            raise MalformedSeries(f"the answer lists {_quote(key)!r} twice")
+            raise MalformedSeries(f"the answer lists {quote(key)!r} twice")
         result[key] = value
     return result
 
 
-def _quote(value: Any) -> str:
+def quote(value: Any) -> str:
     """API text for a message, bounded so a runaway body cannot flood the logs."""
     text = str(value)
     return text if len(text) <= _QUOTE_LIMIT else text[:_QUOTE_LIMIT] + "..."

@@ -82,6 +82,18 @@ class MalformedSeries(ApiProblem):
     """The body decoded but its shape is wrong (dates, numbers, symbol, fields)."""
 
 
+class MalformedSplits(ApiProblem):
+    """A SPLITS answer whose shape or values are wrong; the reason names the symbol and field."""
+
+
+class CallBudgetSpent(ApiProblem):
+    """The day's call budget (API_DAILY_CALL_BUDGET) has no call left: deferred to tomorrow."""
+
+
+class CallCountUnavailable(ApiProblem):
+    """The day's call count could not be read or updated, so no call is made (fail closed)."""
+
+
 class KeyRejected(ApiProblem):
     """The key is invalid, missing or the demo key: no further call can succeed."""
 

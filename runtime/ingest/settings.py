@@ -37,6 +37,8 @@ DATATYPE_ENV = "DATATYPE"
 CONCURRENCY_ENV = "CONCURRENCY"
 MIN_CALL_INTERVAL_ENV = "MIN_CALL_INTERVAL_SECONDS"
 REQUEST_TIMEOUT_ENV = "REQUEST_TIMEOUT_SECONDS"
+CALL_BUDGET_ENV = "API_DAILY_CALL_BUDGET"
+SPLITS_REFRESH_DAYS_ENV = "SPLITS_REFRESH_DAYS"
 
 DEFAULT_SYMBOLS = ("AMD", "NVDA", "INTC", "MU", "QCOM", "TXN", "AMAT", "AVGO", "LSCC", "KLAC")
 DEFAULT_API_URL = "https://www.alphavantage.co/query"
@@ -46,6 +48,9 @@ DEFAULT_RAW_PREFIX = "raw/"
 SMOKE_PREFIX = "smoke/"
 DEFAULT_CALLS_PER_MINUTE = 5
 DEFAULT_REQUEST_TIMEOUT_SECONDS = 30.0
+# A free key's requests per day, over every endpoint (alphavantage.md, Limits); 0: none.
+DEFAULT_CALL_BUDGET = 25
+DEFAULT_SPLITS_REFRESH_DAYS = 7
 # Free keys are also held to about one request per second (alphavantage.md, Limits);
 # budgets above 60 per minute are spaced evenly instead.
 FREE_KEY_MIN_INTERVAL_SECONDS = 1.0
@@ -77,6 +82,10 @@ class Settings:
     concurrency: int = 1
     min_call_interval_seconds: float = FREE_KEY_MIN_INTERVAL_SECONDS
     request_timeout_seconds: float = DEFAULT_REQUEST_TIMEOUT_SECONDS
+    #: API calls all of a UTC day's runs may make together; 0: no budget.
+    call_budget: int = DEFAULT_CALL_BUDGET
+    #: The oldest a symbol's split record may get before it is fetched again.
+    splits_refresh_days: int = DEFAULT_SPLITS_REFRESH_DAYS
     # The window CALLS_PER_MINUTE refers to. Only benchmarks change it, to run a
     # minute-scale budget in seconds.
     rate_period_seconds: float = 60.0
@@ -122,13 +131,15 @@ class Settings:
         sink = env.get(SINK_ENV, "s3").lower()
         if sink not in SINKS:
             problems.append(f"{SINK_ENV}={sink!r} must be one of {', '.join(SINKS)}")
+        # With Firehose, split records and the day's call count still live in the bucket.
         required_for_sink = {
-            "s3": DATA_BUCKET_ENV,
-            "firehose": FIREHOSE_STREAM_ENV,
-            "local": LAKE_DIR_ENV,
-        }.get(sink)
-        if required_for_sink and required_for_sink not in env:
-            problems.append(f"{required_for_sink} is required when {SINK_ENV}={sink}")
+            "s3": (DATA_BUCKET_ENV,),
+            "firehose": (FIREHOSE_STREAM_ENV, DATA_BUCKET_ENV),
+            "local": (LAKE_DIR_ENV,),
+        }.get(sink, ())
+        for required in required_for_sink:
+            if required not in env:
+                problems.append(f"{required} is required when {SINK_ENV}={sink}")
 
         raw_prefix = environ.get(RAW_PREFIX_ENV, DEFAULT_RAW_PREFIX).strip()
         if raw_prefix.startswith("/"):
@@ -153,6 +164,11 @@ class Settings:
         if REQUEST_TIMEOUT_ENV in env and timeout == 0:
             problems.append(f"{REQUEST_TIMEOUT_ENV} must be more than 0 seconds")
 
+        call_budget = _whole_number(env, CALL_BUDGET_ENV, DEFAULT_CALL_BUDGET, problems)
+        refresh_days = _positive_int(
+            env, SPLITS_REFRESH_DAYS_ENV, DEFAULT_SPLITS_REFRESH_DAYS, problems
+        )
+
         output_size = _choice(env, OUTPUT_SIZE_ENV, OUTPUT_SIZES, problems)
         datatype = _choice(env, DATATYPE_ENV, DATATYPES, problems)
 
@@ -174,6 +190,8 @@ class Settings:
             concurrency=concurrency,
             min_call_interval_seconds=min_interval,
             request_timeout_seconds=timeout,
+            call_budget=call_budget,
+            splits_refresh_days=refresh_days,
         )
 
 
@@ -279,6 +297,15 @@ def _positive_int(env: dict[str, str], name: str, default: int, problems: list[s
         problems.append(f"{name}={value!r} is not a positive whole number")
         return default
     return int(value)
+
+
+def _whole_number(env: dict[str, str], name: str, default: int, problems: list[str]) -> int:
+    if name not in env:
+        return default
+    if not env[name].isdigit():
+        problems.append(f"{name}={env[name]!r} is not a whole number >= 0")
+        return default
+    return int(env[name])
 
 
 def _non_negative_float(

@@ -1,4 +1,4 @@
-"""Where a symbol's bars land: S3, Firehose, or a local lake directory.
+"""Where a symbol's bars land: S3, Firehose, or a local lake directory; split records too.
 
 S3 and local write one CSV object per symbol per run, named by the run's landing time:
 `{RAW_PREFIX}dt={ingest_date}/{SYMBOL}-{YYYYMMDDTHHMMSSffffffZ}.csv` (UTC, microseconds,
@@ -10,6 +10,9 @@ hidden file and hard-links it into place (atomic, and it fails on an existing na
 neither can overwrite nor leave half an object. Firehose sends one JSON line per bar
 with the same fields; Firehose itself decides the S3 object names under the stream's
 configured prefix, and delivery is at least once (a rerun sends again).
+
+Split records land as objects under `raw_splits/` in the same layout, in S3 also when the
+bars go through Firehose (`land_splits`).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from runtime.files import write_text_atomically
 from runtime.ingest.bars import Bar, bar_record, bars_to_csv, format_ingested_at
 from runtime.ingest.errors import SinkError
+from runtime.ingest.splits import SplitRecord, splits_to_csv
 
 # PutRecordBatch limits: 500 records and 4 MiB per request, 1,000 KiB per record.
 FIREHOSE_MAX_RECORDS = 500
@@ -36,6 +40,9 @@ FIREHOSE_MAX_RECORD_BYTES = 1000 * 1024
 FIREHOSE_MAX_ATTEMPTS = 5
 FIREHOSE_BACKOFF_SECONDS = 0.5
 FIREHOSE_RETRYABLE_ERRORS = ("ServiceUnavailableException", "ThrottlingException")
+
+#: Split records land here, beside `raw/`, with the same layout and write-once rule.
+RAW_SPLITS_PREFIX = "raw_splits/"
 
 WRITE_ONCE = "raw objects are written once and never replaced"
 
@@ -69,14 +76,17 @@ class S3Sink:
     def write(
         self, symbol: str, ingest_date: date, bars: Sequence[Bar], landed_at: datetime
     ) -> str:
-        body = bars_to_csv(bars, format_ingested_at(landed_at)).encode("utf-8")
-        key = raw_key(self._raw_prefix, ingest_date, symbol, landed_at)
+        text = bars_to_csv(bars, format_ingested_at(landed_at))
+        return self.land(raw_key(self._raw_prefix, ingest_date, symbol, landed_at), text)
+
+    def land(self, key: str, text: str) -> str:
+        """Write `text` as the new object `key`; refuse if it exists."""
         location = f"s3://{self._bucket}/{key}"
         try:
             self._client.put_object(
                 Bucket=self._bucket,
                 Key=key,
-                Body=body,
+                Body=text.encode("utf-8"),
                 ContentType="text/csv; charset=utf-8",
                 IfNoneMatch="*",
             )
@@ -100,7 +110,11 @@ class LocalSink:
         self, symbol: str, ingest_date: date, bars: Sequence[Bar], landed_at: datetime
     ) -> str:
         text = bars_to_csv(bars, format_ingested_at(landed_at))
-        target = self._lake_dir / raw_key(self._raw_prefix, ingest_date, symbol, landed_at)
+        return self.land(raw_key(self._raw_prefix, ingest_date, symbol, landed_at), text)
+
+    def land(self, key: str, text: str) -> str:
+        """Write `text` as the new file `key` under the lake; refuse if it exists."""
+        target = self._lake_dir / key
         # A hidden name no `dt=*/*.csv` reader matches, complete before it is linked.
         pending = target.with_name(f".{target.name}.landing")
         try:
@@ -115,6 +129,21 @@ class LocalSink:
             with contextlib.suppress(OSError):
                 pending.unlink()
         return str(target)
+
+
+class ObjectSink(Protocol):
+    """Where whole documents land write-once (the S3 and local sinks)."""
+
+    def land(self, key: str, text: str) -> str: ...
+
+
+def land_splits(
+    sink: ObjectSink, record: SplitRecord, ingest_date: date, landed_at: datetime
+) -> str:
+    """Land one symbol's split record under RAW_SPLITS_PREFIX (never inside `raw/`, whose
+    layout check accepts price objects only); returns where."""
+    text = splits_to_csv(record, format_ingested_at(landed_at))
+    return sink.land(raw_key(RAW_SPLITS_PREFIX, ingest_date, record.symbol, landed_at), text)
 
 
 class FirehoseSink:

@@ -123,6 +123,8 @@ def _run(args, console: Console, environ: Mapping[str, str]) -> int:
         today=today,
         report_path=_report_path(args.report or str(data_dir / REPORT_FILE), "--report", data_dir),
         report_window=window,
+        call_budget=args.call_budget,
+        splits_refresh_days=args.splits_refresh_days,
     )
     with local_catalog.writer_lock(
         lake_dir(data_dir), "run", wait_seconds=wait, keep_generation=True

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from runtime.ingest.settings import SYMBOL_PATTERN
+from runtime.ingest.settings import (
+    CALL_BUDGET_ENV,
+    DEFAULT_CALL_BUDGET,
+    DEFAULT_SPLITS_REFRESH_DAYS,
+    SPLITS_REFRESH_DAYS_ENV,
+    SYMBOL_PATTERN,
+)
 from runtime.local.formatting import FORMATS
 from runtime.wap.engines.local_catalog import DEFAULT_WAIT_SECONDS
 
@@ -104,7 +110,25 @@ def build_parser() -> argparse.ArgumentParser:
         default=2.0,
         help="years of history the sample server holds for --outputsize full (default: 2)",
     )
-    run.add_argument("--as-of", help="the ingest date, YYYY-MM-DD (default: today)")
+    run.add_argument(
+        "--as-of",
+        help="the ingest date, YYYY-MM-DD (default: today); also the day the call budget "
+        "and the split refresh cycle count in",
+    )
+    run.add_argument(
+        "--call-budget",
+        type=_whole_number(0),
+        metavar="N",
+        help="API calls a day's runs may make together, retries included; 0: no budget "
+        f"(default: {CALL_BUDGET_ENV} or {DEFAULT_CALL_BUDGET}); --source alphavantage only",
+    )
+    run.add_argument(
+        "--splits-refresh-days",
+        type=_whole_number(1),
+        metavar="DAYS",
+        help="the oldest a symbol's split record may get before it is fetched again "
+        f"(default: {SPLITS_REFRESH_DAYS_ENV} or {DEFAULT_SPLITS_REFRESH_DAYS})",
+    )
     run.add_argument(
         "--report", help="where to write the HTML report (default: DATA_DIR/report.html)"
     )
@@ -151,6 +175,15 @@ def _non_empty_path(text: str) -> str:
             f"{text!r} is empty: give a directory, e.g. --data-dir {DEFAULT_DATA_DIR}"
         )
     return text
+
+
+def _whole_number(least: int):
+    def parse(text: str) -> int:
+        if not text.isdigit() or int(text) < least:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= {least}")
+        return int(text)
+
+    return parse
 
 
 def parse_symbols(text: str) -> tuple[str, ...]:

@@ -14,16 +14,27 @@ from datetime import date
 from pathlib import Path
 
 from runtime.ingest.errors import ApiKeyRejected, ApiKeyUnavailable, ConfigurationError
-from runtime.ingest.run import FAILED, SUCCEEDED, SymbolOutcome, call_counts, run_ingestion
+from runtime.ingest.run import (
+    DEFERRED,
+    FAILED,
+    LANDED,
+    SUCCEEDED,
+    SplitsOutcome,
+    SymbolOutcome,
+    call_counts,
+    run_ingestion,
+)
 from runtime.ingest.settings import (
     API_KEY_ENV,
     API_URL_ENV,
+    CALL_BUDGET_ENV,
     CALLS_PER_MINUTE_ENV,
     CONCURRENCY_ENV,
     LAKE_DIR_ENV,
     MIN_CALL_INTERVAL_ENV,
     OUTPUT_SIZE_ENV,
     SINK_ENV,
+    SPLITS_REFRESH_DAYS_ENV,
     SYMBOLS_ENV,
     Settings,
 )
@@ -60,6 +71,10 @@ class RunRequest:
     today: date
     report_path: Path
     report_window: ReportWindow = field(default_factory=ReportWindow)
+    #: None: API_DAILY_CALL_BUDGET or its default (--source alphavantage only).
+    call_budget: int | None = None
+    #: None: SPLITS_REFRESH_DAYS or its default.
+    splits_refresh_days: int | None = None
 
 
 def lake_dir(data_dir: Path) -> Path:
@@ -80,6 +95,11 @@ def run_pipeline(request: RunRequest, console: Console, environ: Mapping[str, st
     started = time.perf_counter()
     lake = lake_dir(request.data_dir)
     _check_lake_source(lake, request.source)
+    if request.source == SAMPLE and request.call_budget is not None:
+        raise UsageError(
+            "--call-budget applies to --source alphavantage: the bundled sample server has "
+            "no daily quota"
+        )
     if request.source == SAMPLE:
         console.progress(
             "source: the bundled sample server (GENERATED SAMPLE DATA, not market data)"
@@ -89,9 +109,10 @@ def run_pipeline(request: RunRequest, console: Console, environ: Mapping[str, st
         console.progress(f"source: Alpha Vantage at {url}")
 
     outcomes: list[SymbolOutcome] = []
+    records: list[SplitsOutcome] = []
     with console.step("ingest", f"{len(request.symbols)} symbols for {request.as_of}"):
         try:
-            result = _ingest(request, lake, console, environ, outcomes.append)
+            result = _ingest(request, lake, console, environ, outcomes.append, records.append)
         finally:
             # Only a lake that received data belongs to a source: a run refused for a missing
             # key leaves a fresh directory free for either.
@@ -103,7 +124,7 @@ def run_pipeline(request: RunRequest, console: Console, environ: Mapping[str, st
         if outcome.status == FAILED:
             console.error(f"{outcome.symbol} failed: {outcome.reason}")
     landed = len(result[SUCCEEDED])
-    calls = call_counts(outcomes)
+    calls = call_counts([*outcomes, *records])
     console.summary(
         f"symbols: {landed} landed, {len(result['failed'])} failed, "
         f"{len(result['skipped'])} skipped ({result['rows']:,} bars fetched in "
@@ -112,6 +133,13 @@ def run_pipeline(request: RunRequest, console: Console, environ: Mapping[str, st
     )
     for line in _left_out_summary(outcomes):
         console.summary(line)
+    console.summary(_splits_summary(result))
+    budget = result["call_budget"]
+    if budget["limit"]:
+        console.summary(
+            f"call budget: {budget['used'] or 0} of {budget['limit']} calls made on "
+            f"{budget['day']}; {result['calls_deferred']} deferred to the next day"
+        )
     if not landed:
         console.error("no symbol landed, nothing to publish (reasons above)")
         return 1
@@ -132,23 +160,49 @@ def _check_lake_source(lake: Path, source: str) -> None:
         )
 
 
+def _splits_summary(result: dict) -> str:
+    splits = result["splits"]
+    return (
+        f"split records: {len(splits[LANDED])} landed, {len(splits[FAILED])} failed, "
+        f"{len(splits[DEFERRED])} deferred (prices are not adjusted for splits yet)"
+    )
+
+
 def _ingest(
     request: RunRequest,
     lake: Path,
     console: Console,
     environ: Mapping[str, str],
     record: Callable[[SymbolOutcome], None],
+    record_splits: Callable[[SplitsOutcome], None],
 ):
     def on_symbol(outcome: SymbolOutcome) -> None:
         record(outcome)
         if outcome.status != FAILED:  # failures are errors, printed once the run goes on
             console.progress(_describe(outcome))
 
+    def on_split_record(outcome: SplitsOutcome) -> None:
+        record_splits(outcome)
+        if outcome.status == LANDED:
+            console.progress(f"  {outcome.symbol:<6} split record landed ({outcome.reason})")
+        else:
+            # One line, and the prices stand: a split record is asked for again later.
+            console.progress(
+                f"  warning: {outcome.symbol} split record {outcome.status}: {outcome.reason}"
+            )
+
     event = {"ingest_date": request.as_of.isoformat()}
     with _source_environment(request, lake, environ) as env:
         try:
             settings = Settings.from_env(env)
-            return run_ingestion(settings, event, lambda: LOCAL_TIME_BUDGET_MS, on_symbol)
+            return run_ingestion(
+                settings,
+                event,
+                lambda: LOCAL_TIME_BUDGET_MS,
+                on_symbol,
+                calls_day=request.as_of,
+                on_split_record=on_split_record,
+            )
         except (ConfigurationError, ApiKeyUnavailable, ApiKeyRejected) as error:
             raise UsageError(str(error)) from None
 
@@ -164,7 +218,11 @@ def _source_environment(
         LAKE_DIR_ENV: str(lake),
         OUTPUT_SIZE_ENV: request.outputsize,
     }
+    if request.splits_refresh_days is not None:
+        env[SPLITS_REFRESH_DAYS_ENV] = str(request.splits_refresh_days)
     if request.source == ALPHAVANTAGE:
+        if request.call_budget is not None:
+            env[CALL_BUDGET_ENV] = str(request.call_budget)
         yield {**environ, **env}
         return
     market = SampleMarket(end=request.as_of, years=request.sample_years)
@@ -177,6 +235,8 @@ def _source_environment(
             CALLS_PER_MINUTE_ENV: "6000",
             MIN_CALL_INTERVAL_ENV: "0",
             CONCURRENCY_ENV: "4",
+            # The sample server has no daily quota either.
+            CALL_BUDGET_ENV: "0",
         }
 
 

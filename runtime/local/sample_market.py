@@ -54,6 +54,8 @@ _PROFILES = {
 }
 
 _TICK = Decimal("0.0001")
+#: Symbol -> its splits (effective date, factor), newest first; what SPLITS serves.
+SAMPLE_SPLITS: dict[str, tuple[tuple[date, Decimal], ...]] = {}
 
 
 class SampleMarket:
@@ -80,6 +82,12 @@ class SampleMarket:
         self._window = [i for i, day in enumerate(self._days) if self.start <= day <= self.end]
         self._cache: dict[str, tuple[Bar, ...]] = {}
         self._lock = threading.Lock()
+
+    def splits(self, symbol: str) -> list[tuple[date, Decimal]]:
+        """The symbol's splits up to the window's end, newest first: (effective date, new
+        shares per old share). None yet: the generated prices carry no split until the
+        published tables adjust for them (the write-audit-publish half of splits)."""
+        return [(day, factor) for day, factor in SAMPLE_SPLITS.get(symbol, ()) if day <= self.end]
 
     def bars(self, symbol: str) -> list[Bar]:
         """The symbol's bars in the window, newest first."""

@@ -1,7 +1,8 @@
-"""A local stand-in for Alpha Vantage's TIME_SERIES_DAILY, serving generated sample data.
+"""A local stand-in for Alpha Vantage's TIME_SERIES_DAILY and SPLITS, serving sample data.
 
 It speaks the protocol of ../shared/docs/alphavantage.md: JSON or CSV, compact (latest 100
-bars) or full, and every failure as the API sends it (HTTP 200 with an explanatory body),
+bars) or full, the split records the sample market holds (SPLITS, JSON), and every failure
+as the API sends it (HTTP 200 with an explanatory body),
 plus transport failures. Tests script failures per symbol; a RateLimit and a daily quota
 make it throttle like a free key.
 
@@ -36,6 +37,9 @@ HOST = "127.0.0.1"
 MAX_PORT = 65535
 COMPACT_BARS = 100
 DEMO_KEY = "demo"
+DAILY = "TIME_SERIES_DAILY"
+SPLITS = "SPLITS"
+FUNCTIONS = (DAILY, SPLITS)
 TRANSPORT_KINDS = ("non_json", "truncated", "server_error", "timeout", "connection_reset")
 KINDS = (*FAILURE_BODIES, *TRANSPORT_KINDS)
 OK = "ok"
@@ -86,6 +90,7 @@ class ServedRequest:
     datatype: str
     at: datetime
     kind: str
+    function: str | None = DAILY
 
 
 class _TokenBucket:
@@ -109,9 +114,10 @@ class SampleServer:
     """TIME_SERIES_DAILY on 127.0.0.1, in a daemon thread, while the context is open.
 
     Any apikey is accepted except a missing one (`invalid_key`) and `demo` (`demo_key`).
-    Failures are scripted per symbol: `script(symbol, *kinds)` serves those kinds on the
-    symbol's next calls, then data again; `always(symbol, kind)` serves a kind on every
-    call after the script runs out. `premium_full` only bites when outputsize=full was
+    Failures are scripted per symbol and function (TIME_SERIES_DAILY unless `function`
+    says SPLITS): `script(symbol, *kinds)` serves those kinds on the symbol's next calls,
+    then data again; `always(symbol, kind)` serves a kind on every call after the script
+    runs out. `premium_full` only bites when outputsize=full was
     asked: on a compact call it is used up and data is served. `timeout` holds the call
     for `stall_seconds` (then answers normally if the client is still there);
     `truncated` sends JSON cut in half with a matching Content-Length.
@@ -138,8 +144,8 @@ class SampleServer:
         self._bucket = _TokenBucket(rate_limit) if rate_limit is not None else None
         self._daily_quota = daily_quota
         self._calls_counted = 0
-        self._scripts: dict[str, deque[str]] = defaultdict(deque)
-        self._always: dict[str, str] = {}
+        self._scripts: dict[tuple[str, str], deque[str]] = defaultdict(deque)
+        self._always: dict[tuple[str, str], str] = {}
         self._requests: list[ServedRequest] = []
         self._lock = threading.Lock()
         self._closing = threading.Event()
@@ -159,18 +165,18 @@ class SampleServer:
         with self._lock:
             return list(self._requests)
 
-    def script(self, symbol: str, *kinds: str) -> None:
+    def script(self, symbol: str, *kinds: str, function: str = DAILY) -> None:
         """Serve these kinds, in order, on the symbol's next calls; then data again."""
         for kind in kinds:
             _check_kind(kind)
         with self._lock:
-            self._scripts[symbol].extend(kinds)
+            self._scripts[symbol, function].extend(kinds)
 
-    def always(self, symbol: str, kind: str) -> None:
+    def always(self, symbol: str, kind: str, function: str = DAILY) -> None:
         """Serve this kind on every call for the symbol once its script is used up."""
         _check_kind(kind)
         with self._lock:
-            self._always[symbol] = kind
+            self._always[symbol, function] = kind
 
     def start(self) -> SampleServer:
         if self._httpd is not None:
@@ -214,6 +220,7 @@ class SampleServer:
                 datatype=params.get("datatype", "json"),
                 at=datetime.now(UTC),
                 kind=kind,
+                function=params.get("function"),
             )
             self._requests.append(served)
         return served
@@ -233,11 +240,12 @@ class SampleServer:
         if self._bucket is not None and not self._bucket.take():
             return "burst"
         self._calls_counted += 1
-        if params.get("function") != "TIME_SERIES_DAILY":
+        function = params.get("function", "")
+        if function not in FUNCTIONS:
             return "invalid_symbol"
         if symbol is not None:
-            scripted = self._scripts.get(symbol)
-            kind = scripted.popleft() if scripted else self._always.get(symbol)
+            scripted = self._scripts.get((symbol, function))
+            kind = scripted.popleft() if scripted else self._always.get((symbol, function))
             if kind == "premium_full" and outputsize != "full":
                 kind = None
             if kind is not None:
@@ -286,7 +294,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             kind = OK
         if kind == OK:
-            self._send(200, *_data_body(sample.market.bars(served.symbol), served))
+            self._send(200, *_data_body(sample.market, served))
         elif kind in FAILURE_BODIES:
             self._send_json(FAILURE_BODIES[kind])
         elif kind == "non_json":
@@ -295,7 +303,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(503, "text/html; charset=utf-8", _SERVER_ERROR_PAGE.encode())
         elif kind == "truncated":
             json_call = replace(served, datatype="json")
-            _, body = _data_body(sample.market.bars(served.symbol), json_call)
+            _, body = _data_body(sample.market, json_call)
             self._send(200, "application/json", body[: len(body) // 2])
         elif kind == "connection_reset":
             self._reset_connection()
@@ -321,8 +329,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
 
-def _data_body(bars: list[Bar], served: ServedRequest) -> tuple[str, bytes]:
+def _data_body(market: SampleMarket, served: ServedRequest) -> tuple[str, bytes]:
     """Content type and body of a successful call."""
+    symbol = served.symbol or ""
+    if served.function == SPLITS:
+        data = [
+            {"effective_date": day.isoformat(), "split_factor": f"{factor:.4f}"}
+            for day, factor in market.splits(symbol)
+        ]
+        return "application/json", json.dumps({"symbol": symbol, "data": data}).encode()
+    bars = market.bars(symbol)
     if not bars:
         return "application/json", json.dumps(FAILURE_BODIES["empty"]).encode()
     if served.datatype == "csv":
@@ -397,7 +413,7 @@ def _rate_limit(text: str) -> RateLimit:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = OneLineParser(
         prog="python -m runtime.local.sample_server",
-        description=f"Serve TIME_SERIES_DAILY from generated data ({SAMPLE_LABEL}).",
+        description=f"Serve TIME_SERIES_DAILY and SPLITS from generated data ({SAMPLE_LABEL}).",
     )
     parser.add_argument("--port", type=_port, default=8765, help="default 8765; 0 picks a free one")
     parser.add_argument("--seed", type=int, default=7, help="same seed, same prices (default 7)")
@@ -431,7 +447,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as error:
         print(f"cannot listen on {HOST}:{args.port}: {error.strerror or error}", file=sys.stderr)
         return 2
-    print(f"Serving TIME_SERIES_DAILY at {server.url}", flush=True)
+    print(f"Serving TIME_SERIES_DAILY and SPLITS at {server.url}", flush=True)
     print(f"{SAMPLE_LABEL}. Any apikey works except 'demo'. Ctrl-C stops.", flush=True)
     try:
         threading.Event().wait()

@@ -168,30 +168,64 @@ def test_invalid_schedules_fail_with_the_reason(load, expression, problem):
 
 
 @pytest.mark.parametrize(
-    ("symbols", "calls_per_minute", "seconds"),
+    ("calls", "calls_per_minute", "seconds"),
     [(10, 5, 300), (1, 5, 240), (5, 5, 240), (6, 5, 300), (20, 5, 420), (10, 75, 180)],
 )
-def test_the_timeout_follows_the_symbol_count_and_the_budget(symbols, calls_per_minute, seconds):
-    assert lambda_timeout_seconds(symbols, calls_per_minute) == seconds
+def test_the_timeout_follows_the_call_count_and_the_pace(calls, calls_per_minute, seconds):
+    assert lambda_timeout_seconds(calls, calls_per_minute) == seconds
 
 
-def test_the_stack_timeout_is_the_derived_one(load):
-    assert load().lambda_timeout_seconds == 300
-    assert load(symbols="NVDA").lambda_timeout_seconds == 240
+def test_the_stack_timeout_counts_prices_and_split_records_up_to_the_budget(load):
+    assert load().lambda_timeout_seconds == 420  # 10 symbols: 20 fetches
+    assert load(symbols="NVDA").lambda_timeout_seconds == 240  # 2 fetches
+    # 12 symbols would make 24 fetches; a budget of 15 stops a run at 15 calls.
+    twelve = ",".join(f"S{i}" for i in range(12))
+    assert load(symbols=twelve, apiDailyCallBudget="15").lambda_timeout_seconds == 360
+    assert load(symbols=twelve, apiDailyCallBudget="0").lambda_timeout_seconds == 480
+
+
+def test_the_budget_and_refresh_cycle_defaults_and_validation(load):
+    config = load()
+    assert (config.call_budget, config.splits_refresh_days) == (25, 7)
+    assert load(apiDailyCallBudget="0", splitsRefreshDays="30").call_budget == 0
+
+    with pytest.raises(StackConfigError) as raised:
+        load(apiDailyCallBudget="-1", splitsRefreshDays="0")
+
+    assert "stockpipe:apiDailyCallBudget='-1' must be a whole number" in str(raised.value)
+    assert "stockpipe:splitsRefreshDays='0' must be a whole number of days from 1 to 365" in (
+        str(raised.value)
+    )
+
+
+def test_symbols_whose_daily_calls_exceed_the_budget_name_the_knobs(load):
+    twenty_one = ",".join(f"S{i}" for i in range(21))
+    assert load(symbols=twenty_one).call_budget == 25  # 21 prices + 3 records a day
+
+    twenty_two = ",".join(f"S{i}" for i in range(22))
+    with pytest.raises(StackConfigError) as raised:
+        load(symbols=twenty_two)
+
+    assert (
+        "stockpipe:symbols lists 22 symbols, whose prices and split refresh cycle "
+        "(stockpipe:splitsRefreshDays=7) need 26 API calls a day, more than "
+        "stockpipe:apiDailyCallBudget=25: list at most 21 symbols"
+    ) in str(raised.value)
 
 
 def test_symbols_that_cannot_fit_in_lambdas_limit_name_the_knobs(load):
-    sixty = ",".join(f"S{i}" for i in range(60))
-    assert load(symbols=sixty).lambda_timeout_seconds == 900
+    thirty = ",".join(f"S{i}" for i in range(30))
+    assert load(symbols=thirty, apiDailyCallBudget="0").lambda_timeout_seconds == 900
 
-    sixty_one = ",".join(f"S{i}" for i in range(61))
+    thirty_one = ",".join(f"S{i}" for i in range(31))
     with pytest.raises(StackConfigError) as raised:
-        load(symbols=sixty_one)
+        load(symbols=thirty_one, apiDailyCallBudget="0")
 
     assert (
-        "stockpipe:symbols lists 61 symbols, which at stockpipe:callsPerMinute=5 need a 960 s "
-        "Lambda timeout, more than Lambda's 900 s: list at most 60 symbols, or raise "
-        "stockpipe:callsPerMinute to at least 6"
+        "stockpipe:symbols lists 31 symbols, whose prices and split records make up to 62 API "
+        "calls a run, which at stockpipe:callsPerMinute=5 need a 960 s Lambda timeout, more "
+        "than Lambda's 900 s: list at most 30 symbols, or raise stockpipe:callsPerMinute to "
+        "at least 6"
     ) in str(raised.value)
 
 

@@ -113,7 +113,13 @@ def test_the_function_logs_to_its_own_log_group_with_retention(ingestion):
 
 
 def test_the_environment_carries_the_configuration_and_only_the_secret_arn(ingestion):
-    graph = ingestion(symbols=("NVDA", "AMD"), calls_per_minute=7, output_size="full")
+    graph = ingestion(
+        symbols=("NVDA", "AMD"),
+        calls_per_minute=7,
+        output_size="full",
+        call_budget=0,
+        splits_refresh_days=3,
+    )
     secret = graph.one("aws:secretsmanager/secret:Secret")
 
     environment = graph.inputs(FUNCTION)["environment"]["variables"]
@@ -125,6 +131,8 @@ def test_the_environment_carries_the_configuration_and_only_the_secret_arn(inges
         "DATA_BUCKET": BUCKET,
         "RAW_PREFIX": "raw/",
         "CALLS_PER_MINUTE": "7",
+        "API_DAILY_CALL_BUDGET": "0",
+        "SPLITS_REFRESH_DAYS": "3",
         "OUTPUT_SIZE": "full",
         "POWERTOOLS_SERVICE_NAME": "stockpipe-ingest",
         "POWERTOOLS_METRICS_NAMESPACE": "stockpipe/test",
@@ -187,13 +195,18 @@ def test_the_schedule_invokes_the_function_at_the_configured_time_with_retry_and
     assert trust["Statement"][0]["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
 
 
-def test_the_s3_sink_may_write_raw_objects_only(ingestion):
+def test_the_s3_sink_may_write_raw_objects_and_split_records_only(ingestion):
     graph = ingestion()
 
     statements = {s["Sid"]: s for s in graph.policy(ROLE_POLICY, "function-policy")["Statement"]}
 
     assert statements["LandRaw"]["Action"] == ["s3:PutObject"]
-    assert statements["LandRaw"]["Resource"] == [f"{BUCKET_ARN}/raw/*"]
+    assert statements["LandRaw"]["Resource"] == [
+        f"{BUCKET_ARN}/raw/*",
+        f"{BUCKET_ARN}/raw_splits/*",
+    ]
+    assert statements["SharedRunState"]["Action"] == ["s3:GetObject", "s3:PutObject"]
+    assert statements["SharedRunState"]["Resource"] == [f"{BUCKET_ARN}/ingest_state/*"]
     assert statements["LandSmoke"]["Resource"] == [f"{BUCKET_ARN}/smoke/*"]
     assert "SendToFirehose" not in statements
     assert graph.of_type(STREAM) == []
@@ -234,9 +247,12 @@ def test_the_firehose_sink_streams_to_raw_firehose_with_the_reference_buffering(
     }
     assert environment["SINK"] == "firehose"
     assert environment["FIREHOSE_STREAM_NAME"] == stream.outputs["name"]
-    assert environment["DATA_BUCKET"] == BUCKET  # for a smoke run's object only
+    # Split records and the day's call count still live in the bucket.
+    assert environment["DATA_BUCKET"] == BUCKET
+    assert "RAW_PREFIX" not in environment
     assert function_statements["SendToFirehose"]["Resource"] == [stream.outputs["arn"]]
-    assert "LandRaw" not in function_statements
+    assert function_statements["LandRaw"]["Resource"] == [f"{BUCKET_ARN}/raw_splits/*"]
+    assert function_statements["SharedRunState"]["Resource"] == [f"{BUCKET_ARN}/ingest_state/*"]
     assert function_statements["LandSmoke"]["Resource"] == [f"{BUCKET_ARN}/smoke/*"]
     assert firehose_resources == {
         BUCKET_ARN,

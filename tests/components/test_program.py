@@ -41,7 +41,8 @@ def test_dev_builds_the_lake_alerting_ingestion_and_workflow_from_its_yaml(graph
         "stockpipe:index:IngestionComponent": "stockpipe-dev-ingest",
         "stockpipe:index:WapWorkflowComponent": "stockpipe-dev-wap",
     }
-    assert function["timeout"] == 300
+    # Ten symbols' prices and their first split records: 20 calls at 5 a minute.
+    assert function["timeout"] == 420
     assert function["environment"]["variables"]["SYMBOLS"] == (
         "AMD,NVDA,INTC,MU,QCOM,TXN,AMAT,AVGO,LSCC,KLAC"
     )

@@ -22,7 +22,8 @@ LEFT_TO_DEFAULT = {
 }
 SINK_ONLY = {
     "s3": {settings.FIREHOSE_STREAM_ENV: "the firehose sink only"},
-    # DATA_BUCKET is set for both sinks: a smoke run lands under smoke/ in the bucket.
+    # DATA_BUCKET is set for both sinks: split records, the day's call count and a smoke
+    # run's object live in the bucket.
     "firehose": {settings.RAW_PREFIX_ENV: "the s3 sink only"},
 }
 
@@ -55,10 +56,12 @@ def test_the_runtime_accepts_the_environment_as_the_stack_meant_it(deployed, sin
 
     assert ",".join(parsed.symbols) == "AMD,NVDA,INTC,MU,QCOM,TXN,AMAT,AVGO,LSCC,KLAC"
     assert (parsed.sink, parsed.calls_per_minute, parsed.output_size) == (sink, 5, "compact")
+    assert (parsed.call_budget, parsed.splits_refresh_days) == (25, 7)
+    # Split records and the day's call count live in the bucket with either sink.
+    assert parsed.data_bucket == runs.graph.one("aws:s3/bucket:Bucket").outputs["bucket"]
     assert parsed.api_key is None
     assert parsed.secret_arn == runs.graph.one("aws:secretsmanager/secret:Secret").outputs["arn"]
     if sink == "s3":
-        assert parsed.data_bucket == runs.graph.one("aws:s3/bucket:Bucket").outputs["bucket"]
         assert parsed.raw_prefix == settings.DEFAULT_RAW_PREFIX
     else:
         stream = runs.graph.one("aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream")

@@ -15,8 +15,8 @@ ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 def iam_request(operation: dict) -> tuple[str, str]:
     """The IAM action and resource ARN one recorded API call is authorised against."""
     service, name, params = operation["service"], operation["operation"], operation["params"]
-    if (service, name) == ("s3", "PutObject"):
-        return "s3:PutObject", f"arn:aws:s3:::{params['Bucket']}/{params['Key']}"
+    if (service, name) in (("s3", "PutObject"), ("s3", "GetObject")):
+        return f"s3:{name}", f"arn:aws:s3:::{params['Bucket']}/{params['Key']}"
     if (service, name) == ("secretsmanager", "GetSecretValue"):
         return "secretsmanager:GetSecretValue", params["SecretId"]
     if (service, name) == ("firehose", "PutRecordBatch"):
@@ -59,10 +59,16 @@ def test_every_call_the_handler_makes_is_allowed(deployed, sink):
 
     made = requests_made(runs)
 
+    # Both sinks read and write the day's call count and land split records in S3 (a smoke
+    # run's object too).
     expected_actions = {
-        "s3": {"secretsmanager:GetSecretValue", "s3:PutObject"},
-        # s3:PutObject: the smoke run's object under smoke/.
-        "firehose": {"secretsmanager:GetSecretValue", "firehose:PutRecordBatch", "s3:PutObject"},
+        "s3": {"secretsmanager:GetSecretValue", "s3:GetObject", "s3:PutObject"},
+        "firehose": {
+            "secretsmanager:GetSecretValue",
+            "firehose:PutRecordBatch",
+            "s3:GetObject",
+            "s3:PutObject",
+        },
     }[sink]
     assert {action for action, _ in made} == expected_actions
     assert [request for request in made if not allows(policy, *request)] == []
@@ -98,5 +104,9 @@ def test_the_function_cannot_touch_other_zones_or_secrets(deployed):
         assert not allows(policy, "s3:PutObject", f"arn:aws:s3:::{bucket}/{key}")
     for action in ("s3:GetObject", "s3:DeleteObject", "s3:ListBucket"):
         assert not allows(policy, action, f"arn:aws:s3:::{bucket}/raw/x.csv")
+        assert not allows(policy, action, f"arn:aws:s3:::{bucket}/raw_splits/x.csv")
+    assert not allows(policy, "s3:GetObject", f"arn:aws:s3:::{bucket}/prod/x.parquet")
+    assert not allows(policy, "s3:DeleteObject", f"arn:aws:s3:::{bucket}/ingest_state/x.json")
+    assert not allows(policy, "s3:ListBucket", f"arn:aws:s3:::{bucket}")
     other_secret = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:other-AbCdEf"
     assert not allows(policy, "secretsmanager:GetSecretValue", other_secret)

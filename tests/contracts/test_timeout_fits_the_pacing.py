@@ -1,15 +1,17 @@
 """The derived Lambda timeout leaves the handler's pacing room for the last symbol's retries.
 
 Run on the real pacer and retry policy with fake time: the earlier symbols answer at
-once, the last one is throttled on three attempts. With the timeout the stack derives,
-every symbol still lands (a slower run skips what it cannot reach, see the README).
+once, the last one is throttled on three attempts, then the first ingestion asks for every
+symbol's split record (up to the day's call budget of 25). With the timeout the stack
+derives, every symbol still lands and the run keeps its margin (a slower run skips what it
+cannot reach, see the README).
 """
 
 from __future__ import annotations
 
 import pytest
 
-from components.config import lambda_timeout_seconds
+from components.config import lambda_timeout_seconds, run_calls
 from runtime.ingest.handler import handler
 from runtime.local.alphavantage_bodies import FAILURE_BODIES
 from tests.runtime.ingest.conftest import FakeLambdaContext
@@ -27,10 +29,12 @@ def test_the_last_symbol_lands_after_three_throttles(
     symbols = symbols[:count]
     api.script(symbols[-1], *[FAILURE_BODIES["burst"]] * 3)
     lambda_env(SYMBOLS=",".join(symbols), CALLS_PER_MINUTE=str(calls_per_minute))
-    timeout = lambda_timeout_seconds(count, calls_per_minute)
+    timeout = lambda_timeout_seconds(run_calls(count, 25), calls_per_minute)
 
     result = handler({}, FakeLambdaContext(clock, budget_seconds=timeout))
 
     assert result["succeeded"] == symbols
+    # The split records that fit the budget land too: 25 calls less the prices' count + 3.
+    assert len(result["splits"]["landed"]) == min(count, 25 - count - 3)
     assert len(api.calls_for(symbols[-1])) == 4
     assert clock.elapsed <= timeout - 10  # the run's safety margin is still there

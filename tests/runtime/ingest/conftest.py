@@ -95,21 +95,37 @@ class Call:
     apikey: str | None
 
 
+def splits_body(symbol: str, *splits: tuple[str, str]) -> dict:
+    """A SPLITS success body: (effective_date, split_factor) pairs, newest first."""
+    return {
+        "symbol": symbol,
+        "data": [{"effective_date": day, "split_factor": factor} for day, factor in splits],
+    }
+
+
 @dataclass
 class FakeApi:
-    """TIME_SERIES_DAILY behind `responses`: scripted answers per symbol, then success.
+    """TIME_SERIES_DAILY and SPLITS behind `responses`: scripted answers per symbol, then
+    success (a split record with no split by default).
 
     An answer is a dict (sent as JSON), a str (sent as is), a (status, text) tuple, an
     exception instance (raised as the transport failure), or a function of the request
-    returning one of those.
+    returning one of those. `calls` are the TIME_SERIES_DAILY calls, `split_calls` the
+    symbols of the SPLITS calls, in order.
     """
 
     scripts: dict[str, deque] = field(default_factory=lambda: defaultdict(deque))
     always: dict[str, Any] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
+    split_scripts: dict[str, deque] = field(default_factory=lambda: defaultdict(deque))
+    split_records: dict[str, Any] = field(default_factory=dict)
+    split_calls: list[str] = field(default_factory=list)
 
     def script(self, symbol: str, *answers: Any) -> None:
         self.scripts[symbol].extend(answers)
+
+    def script_splits(self, symbol: str, *answers: Any) -> None:
+        self.split_scripts[symbol].extend(answers)
 
     def calls_for(self, symbol: str) -> list[Call]:
         return [call for call in self.calls if call.symbol == symbol]
@@ -119,16 +135,16 @@ class FakeApi:
         call = Call(
             query.get("symbol"), query.get("outputsize"), query.get("datatype"), query.get("apikey")
         )
-        self.calls.append(call)
         symbol = call.symbol or ""
-        if self.scripts[symbol]:
-            answer = self.scripts[symbol].popleft()
-        elif symbol in self.always:
-            answer = self.always[symbol]
-        elif call.datatype == "csv":
-            answer = csv_body()
+        if query.get("function") == "SPLITS":
+            self.split_calls.append(symbol)
+            if self.split_scripts[symbol]:
+                answer = self.split_scripts[symbol].popleft()
+            else:
+                answer = self.split_records.get(symbol, splits_body(symbol))
         else:
-            answer = json_body(symbol)
+            self.calls.append(call)
+            answer = self._daily_answer(symbol, call)
         if callable(answer):
             answer = answer(request)
         if isinstance(answer, BaseException):
@@ -137,6 +153,15 @@ class FakeApi:
         if isinstance(body, dict):
             return status, {"Content-Type": "application/json"}, json.dumps(body, indent=4)
         return status, {"Content-Type": "text/plain"}, body
+
+    def _daily_answer(self, symbol: str, call: Call) -> Any:
+        if self.scripts[symbol]:
+            return self.scripts[symbol].popleft()
+        if symbol in self.always:
+            return self.always[symbol]
+        if call.datatype == "csv":
+            return csv_body()
+        return json_body(symbol)
 
 
 @pytest.fixture
@@ -193,6 +218,11 @@ def make_settings(**env: str) -> Settings:
     return Settings.from_env({k: v for k, v in merged.items() if v is not None})
 
 
+def price_requests(server: Any) -> list:
+    """The TIME_SERIES_DAILY calls a SampleServer served (not the SPLITS ones), in order."""
+    return [request for request in server.requests if request.function == "TIME_SERIES_DAILY"]
+
+
 def local_settings(server: Any, lake: Path, **env: str) -> Settings:
     """Settings for a run from a SampleServer into a local lake."""
     return make_settings(
@@ -236,9 +266,19 @@ def csv_rows(text: str) -> list[list[str]]:
     return rows[1:]
 
 
-def landed_keys(s3_client: Any) -> list[str]:
-    listing = s3_client.list_objects_v2(Bucket=BUCKET)
+def landed_keys(s3_client: Any, prefix: str = "raw/") -> list[str]:
+    """The keys under `prefix` (default: the price objects of the raw zone), sorted."""
+    listing = s3_client.list_objects_v2(Bucket=BUCKET, Prefix=prefix)
     return sorted(item["Key"] for item in listing.get("Contents", []))
+
+
+def records_fresh(s3_client: Any, *symbols: str, day: str = INGEST_DATE) -> None:
+    """Record the symbols' split records as fetched on `day`: no run that day asks again."""
+    s3_client.put_object(
+        Bucket=BUCKET,
+        Key="ingest_state/splits_refreshed.json",
+        Body=json.dumps(dict.fromkeys(symbols, day)).encode(),
+    )
 
 
 def raw_keys(s3_client: Any, symbol: str, ingest_date: str = INGEST_DATE) -> list[str]:

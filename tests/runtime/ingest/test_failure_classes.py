@@ -18,6 +18,7 @@ from tests.runtime.ingest.conftest import (
     make_settings,
     raw_keys,
     raw_rows,
+    records_fresh,
     run,
 )
 
@@ -32,12 +33,20 @@ def assert_landed(s3, *symbols: str) -> None:
 def test_all_symbols_land_when_nothing_fails(api, s3, clock):
     result = run(make_settings(), clock)
 
+    first = "first ingestion of the symbol: 0 splits"
     assert result == {
         "ingest_date": "2024-06-10",
         "succeeded": ["AMD", "NVDA", "INTC"],
         "failed": {},
         "skipped": {},
         "rows": 9,
+        "splits": {
+            "landed": {"AMD": first, "NVDA": first, "INTC": first},
+            "failed": {},
+            "deferred": {},
+        },
+        "calls_deferred": 0,
+        "call_budget": {"day": "2024-06-10", "limit": 25, "used": 6},
     }
     assert_landed(s3, "AMD", "NVDA", "INTC")
     assert [(c.symbol, c.outputsize, c.datatype) for c in api.calls] == [
@@ -124,6 +133,7 @@ def test_a_malformed_series_fails_the_symbol_without_landing_anything(
 def test_burst_throttle_backs_off_and_retries_without_giving_up_for_the_day(api, s3, clock, kind):
     # Both wordings also mention a per-day limit: they must not read as the daily quota.
     api.script("NVDA", FAILURE_BODIES[kind], FAILURE_BODIES[kind])
+    records_fresh(s3, "AMD", "NVDA", "INTC")  # only price calls, so only backoff waits long
 
     result = run(make_settings(), clock)
 

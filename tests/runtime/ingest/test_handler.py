@@ -31,6 +31,7 @@ from tests.runtime.ingest.conftest import (
     landed_keys,
     object_rows,
     raw_rows,
+    records_fresh,
     utc,
 )
 
@@ -82,19 +83,20 @@ def test_the_real_nvda_csv_lands_in_s3_row_for_row(api, s3, clock, lambda_env, n
 
     expected = [["NVDA", *row, INGESTED_AT] for row in nvda_file_rows(nvda_csv)]
     assert len(expected) == 6190
-    assert result == {
+    assert {key: result[key] for key in ("ingest_date", "succeeded", "failed", "skipped")} == {
         "ingest_date": "2024-06-10",
         "succeeded": ["NVDA"],
         "failed": {},
         "skipped": {},
-        "rows": 6190,
     }
+    assert result["rows"] == 6190
     assert raw_rows(s3, "NVDA") == expected
     assert [(c.outputsize, c.datatype) for c in api.calls] == [("full", "csv")]
 
 
 def test_a_rerun_of_the_same_day_adds_objects_and_keeps_the_first_ones(api, s3, clock, lambda_env):
     lambda_env()
+    records_fresh(s3, "AMD", "NVDA", "INTC")  # price calls only: landing times as paced
     handler({}, FakeLambdaContext(clock))
 
     # The second run sees a corrected NVDA answer (one bar fewer) an hour later.
@@ -270,7 +272,10 @@ def test_the_key_never_appears_in_logs_errors_results_or_objects(
         repr(raised.value.__context__),
         repr(raised.value.__cause__),
         json.dumps(raised.value.result),
-        *(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode() for key in landed_keys(s3)),
+        *(
+            s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode()
+            for key in landed_keys(s3, "")
+        ),
     ]
     assert api.calls[0].apikey == API_KEY  # the key did go to the API ...
     assert not [text for text in everything if API_KEY in text]  # ... and nowhere else
@@ -292,8 +297,11 @@ def test_a_partial_failure_returns_and_reports_metrics(api, s3, clock, lambda_en
         "SymbolsFailed": 1,
         "SymbolsSkipped": 0,
         "RowsWritten": 6,
-        "ApiCalls": 4,
+        "ApiCalls": 6,  # 4 for prices, 2 for the split records of AMD and INTC
         "ThrottledResponses": 1,
+        "CallsDeferred": 0,
+        "SplitRecordsLanded": 2,
+        "SplitRecordsFailed": 0,
         "OutputSizeFallbacks": 0,
         "MovingBarsDropped": 0,
         "PartialFailure": 1,
@@ -399,7 +407,8 @@ def test_a_smoke_run_lands_its_one_symbol_under_smoke_only(api, s3, clock, lambd
 
     result = handler({"smoke": True, "symbols": ["NVDA"]}, FakeLambdaContext(clock))
 
-    assert landed_keys(s3) == [SMOKE_KEY]
+    assert landed_keys(s3, "smoke/") == [SMOKE_KEY]
+    assert landed_keys(s3, "raw") == []  # neither raw/ nor raw_splits/
     assert object_rows(s3, SMOKE_KEY) == expected_raw_rows("NVDA")
     assert result["succeeded"] == ["NVDA"]
     assert result["objects"] == [f"s3://{BUCKET}/{SMOKE_KEY}"]
@@ -412,7 +421,8 @@ def test_a_smoke_run_lands_under_smoke_whatever_the_configured_sink(api, s3, clo
 
     handler({"smoke": True, "symbols": ["NVDA"]}, FakeLambdaContext(clock))
 
-    assert landed_keys(s3) == [SMOKE_KEY]
+    assert landed_keys(s3, "smoke/") == [SMOKE_KEY]
+    assert landed_keys(s3, "raw") == []
 
 
 @pytest.mark.parametrize(

@@ -26,12 +26,23 @@ def test_a_local_run_prints_the_summary_and_lands_the_files(tmp_path, monkeypatc
         after = datetime.now(UTC)
 
     assert code == 0
-    assert json.loads(capsys.readouterr().out) == {
+    summary = json.loads(capsys.readouterr().out)
+    assert summary == {
         "ingest_date": "2024-06-07",
         "succeeded": ["NVDA", "AMD"],
         "failed": {},
         "skipped": {},
         "rows": 200,
+        "splits": {
+            "landed": {
+                "NVDA": "first ingestion of the symbol: 0 splits",
+                "AMD": "first ingestion of the symbol: 0 splits",
+            },
+            "failed": {},
+            "deferred": {},
+        },
+        "calls_deferred": 0,
+        "call_budget": {"day": summary["call_budget"]["day"], "limit": 25, "used": 4},
     }
     names = [p.name for p in (tmp_path / "raw" / "dt=2024-06-07").iterdir()]
     landed = {re.fullmatch(r"(AMD|NVDA)-(\d{8}T\d{12}Z)\.csv", name).groups() for name in names}

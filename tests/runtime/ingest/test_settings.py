@@ -27,6 +27,8 @@ def test_defaults_follow_the_documented_contract():
     assert (settings.output_size, settings.datatype) == ("compact", "json")
     # Free keys: about one request per second on top of the per-minute budget.
     assert settings.min_call_interval_seconds == 1.0
+    # ... and 25 requests a day; a split record at most a week old.
+    assert (settings.call_budget, settings.splits_refresh_days) == (25, 7)
 
 
 def test_values_are_normalised():
@@ -123,6 +125,21 @@ def test_the_key_never_shows_in_the_settings_repr():
             {**MINIMAL_ENV, "MIN_CALL_INTERVAL_SECONDS": "nan"},
             "MIN_CALL_INTERVAL_SECONDS='nan' is not a number of seconds >= 0",
             id="interval",
+        ),
+        pytest.param(
+            {**MINIMAL_ENV, "API_DAILY_CALL_BUDGET": "-1"},
+            "API_DAILY_CALL_BUDGET='-1' is not a whole number >= 0",
+            id="budget",
+        ),
+        pytest.param(
+            {**MINIMAL_ENV, "SPLITS_REFRESH_DAYS": "0"},
+            "SPLITS_REFRESH_DAYS='0' is not a positive whole number",
+            id="refresh_days",
+        ),
+        pytest.param(
+            {"ALPHAVANTAGE_API_KEY": API_KEY, "SINK": "firehose", "FIREHOSE_STREAM_NAME": "s"},
+            "DATA_BUCKET is required when SINK=firehose",
+            id="firehose_bucket",
         ),
     ],
 )

@@ -45,11 +45,13 @@ def test_the_local_sink_writes_the_raw_layout_and_a_rerun_adds_to_it(api, clock,
     result = run(settings, clock)
 
     assert result["succeeded"] == ["AMD", "NVDA", "INTC"]
-    files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    raw = tmp_path / "raw"
+    files = sorted(p.relative_to(tmp_path).as_posix() for p in raw.rglob("*") if p.is_file())
+    second_landing = later.replace("-", "").replace(":", "").replace("Z", "000000Z")
     assert files == [
         f"raw/dt=2024-06-10/{symbol}-{landing}.csv"
         for symbol in ("AMD", "INTC", "NVDA")
-        for landing in ("20240610T210500000000Z", "20240610T210502000000Z")
+        for landing in ("20240610T210500000000Z", second_landing)
     ]
     first, second = lake_files(tmp_path, "AMD")
     assert csv_rows(first.read_text()) == expected_raw_rows("AMD")
@@ -107,10 +109,15 @@ def test_a_missing_bucket_fails_every_symbol_with_the_location(api, aws, clock):
         run(make_settings(), clock)
 
     failed = raised.value.result["failed"]
-    assert failed["AMD"].startswith(
-        f"could not write s3://{BUCKET}/raw/dt=2024-06-10/AMD-{LANDING}.csv: "
-    )
-    assert "NoSuchBucket" in failed["AMD"]
+    # The day's call count, read before the first call, is the first object it misses.
+    assert list(failed) == ["AMD", "NVDA", "INTC"]
+    for reason in failed.values():
+        assert reason.startswith(
+            "could not count the call against the day's budget: could not read "
+            f"s3://{BUCKET}/ingest_state/api_calls/dt=2024-06-10.json: "
+        )
+        assert "NoSuchBucket" in reason
+    assert api.calls == []
 
 
 def _bar(day: int) -> Bar:
@@ -160,8 +167,7 @@ def test_the_nvda_csv_through_firehose_lands_as_json_lines(api, s3, clock, nvda_
     assert result["rows"] == 6190
     objects = [
         s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode()
-        for key in landed_keys(s3)
-        if key.startswith(FIREHOSE_PREFIX)
+        for key in landed_keys(s3, FIREHOSE_PREFIX)
     ]
     # moto writes one object per PutRecordBatch: 12 full batches and the rest.
     assert sorted(len(text.splitlines()) for text in objects) == [190] + [500] * 12

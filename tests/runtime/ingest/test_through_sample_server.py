@@ -20,6 +20,7 @@ from tests.runtime.ingest.conftest import (
     INGESTED_AT,
     lake_rows,
     local_settings,
+    price_requests,
     run,
     sample_rows,
 )
@@ -38,7 +39,7 @@ def market_rows(symbol: str, ingested_at: str = INGESTED_AT, count: int = 100) -
 
 
 def kinds(server: SampleServer, symbol: str) -> list[str]:
-    return [request.kind for request in server.requests if request.symbol == symbol]
+    return [request.kind for request in price_requests(server) if request.symbol == symbol]
 
 
 @pytest.mark.parametrize("datatype", ["json", "csv"])
@@ -49,7 +50,7 @@ def test_compact_series_land_exactly_as_the_market_holds_them(server, tmp_path, 
     assert result["rows"] == 300
     for symbol in ("AMD", "NVDA", "INTC"):
         assert lake_rows(tmp_path, symbol) == market_rows(symbol)
-    assert {(r.outputsize, r.datatype) for r in server.requests} == {("compact", datatype)}
+    assert {(r.outputsize, r.datatype) for r in price_requests(server)} == {("compact", datatype)}
 
 
 def test_full_output_lands_every_bar(server, tmp_path, clock):
@@ -93,7 +94,7 @@ def test_a_rate_limited_server_never_throttles_the_paced_client(tmp_path, concur
             local_settings(limited, tmp_path, **env), rate_period_seconds=1.0
         )
         result = run_ingestion(settings, {}, lambda: 900_000, clock=SystemClock())
-        served = limited.requests
+        served = price_requests(limited)
 
     assert result["succeeded"] == symbols.split(",")
     assert [request.kind for request in served] == ["ok"] * 7
@@ -120,7 +121,7 @@ def test_premium_full_falls_back_to_compact(server, tmp_path, clock):
     result = run(local_settings(server, tmp_path, OUTPUT_SIZE="full"), clock)
 
     assert result["succeeded"] == ["AMD", "NVDA", "INTC"]
-    assert [(r.symbol, r.outputsize, r.kind) for r in server.requests] == [
+    assert [(r.symbol, r.outputsize, r.kind) for r in price_requests(server)] == [
         ("AMD", "full", "premium_full"),
         ("AMD", "compact", "ok"),
         ("NVDA", "compact", "ok"),

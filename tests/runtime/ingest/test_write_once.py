@@ -22,6 +22,7 @@ from tests.runtime.ingest.conftest import (
     local_settings,
     object_rows,
     raw_keys,
+    records_fresh,
     run,
     sample_rows,
 )
@@ -50,6 +51,7 @@ def test_s3_a_compact_run_after_a_full_backfill_the_same_day_loses_no_bar(
     server, s3, clock, lambda_env
 ):
     lambda_env(SYMBOLS="NVDA", ALPHAVANTAGE_URL=server.url)
+    records_fresh(s3, "NVDA")  # no split record call moves the second run's landing time
 
     handler({"outputsize": "full"}, FakeLambdaContext(clock))
     clock.sleep(3600)
@@ -67,6 +69,8 @@ def test_local_a_compact_run_after_a_full_backfill_the_same_day_loses_no_bar(
     server, tmp_path, clock
 ):
     settings = local_settings(server, tmp_path, SYMBOLS="NVDA")
+    (tmp_path / "ingest_state").mkdir()
+    (tmp_path / "ingest_state" / "splits_refreshed.json").write_text('{"NVDA": "2024-06-10"}')
 
     run(settings, clock, {"outputsize": "full"})
     clock.sleep(3600)

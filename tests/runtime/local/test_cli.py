@@ -376,7 +376,10 @@ def test_the_source_defaults_to_alphavantage_when_a_key_is_set(
             )
             == 0
         )
-        assert [r.symbol for r in server.requests] == ["NVDA"]
+        assert [(r.function, r.symbol) for r in server.requests] == [
+            ("TIME_SERIES_DAILY", "NVDA"),
+            ("SPLITS", "NVDA"),  # its first ingestion asks for its split record
+        ]
         url = server.url
 
     out = capsys.readouterr().out
@@ -604,3 +607,59 @@ def test_a_raw_csv_line_that_does_not_parse_is_named_by_file_line_and_problem(
     for engine_talk in ("Possible fixes", "strict_mode", "raw_window", "create_staging"):
         assert engine_talk not in err
     assert published(first_day, capsys) == before
+
+
+def test_the_call_budget_holds_across_runs_of_a_day_and_as_of_is_the_day(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with SampleServer(SampleMarket(end=NEXT_DAY, years=1)) as server:
+        environ = {
+            "ALPHAVANTAGE_API_KEY": "a-real-looking-key",
+            "ALPHAVANTAGE_URL": server.url,
+            "CALLS_PER_MINUTE": "100000",
+            "MIN_CALL_INTERVAL_SECONDS": "0",
+        }
+        first = run_day(data_dir, AS_OF, "--source", "alphavantage", "--call-budget", "3",
+                        environ=environ)  # fmt: skip
+        first_out = capsys.readouterr().out
+        again = run_day(data_dir, AS_OF, "--source", "alphavantage", "--call-budget", "3",
+                        environ=environ)  # fmt: skip
+        again_err = capsys.readouterr().err
+        next_day = run_day(data_dir, NEXT_DAY, "--source", "alphavantage", "--call-budget",
+                           "3", environ=environ)  # fmt: skip
+        served = [(r.function, r.symbol) for r in server.requests]
+
+    assert (first, again, next_day) == (0, 1, 0)
+    # Prices first (2 calls), then one of the two first split records; the other waits.
+    assert "split records: 1 landed, 0 failed, 1 deferred" in first_out
+    assert "call budget: 3 of 3 calls made on 2024-06-07; 1 deferred to the next day" in first_out
+    assert "no symbol succeeded (NVDA: deferred: the day's call budget is spent" in again_err
+    assert served == [
+        ("TIME_SERIES_DAILY", "NVDA"),
+        ("TIME_SERIES_DAILY", "AMD"),
+        ("SPLITS", "NVDA"),
+        # nothing on the second run of 2024-06-07; 2024-06-10 has its own 3 calls
+        ("TIME_SERIES_DAILY", "NVDA"),
+        ("TIME_SERIES_DAILY", "AMD"),
+        ("SPLITS", "AMD"),
+    ]
+    raw_splits = sorted(p.parent.name for p in (data_dir / "lake" / "raw_splits").rglob("*.csv"))
+    assert raw_splits == ["dt=2024-06-07", "dt=2024-06-10"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (("--call-budget", "5"), "--call-budget applies to --source alphavantage"),
+        (("--call-budget", "-1"), "argument --call-budget: '-1' is not a whole number >= 0"),
+        (("--splits-refresh-days", "0"), "'0' is not a whole number >= 1"),
+    ],
+)
+def test_budget_and_refresh_mistakes_are_one_line(
+    data_dir: Path, capsys: pytest.CaptureFixture[str], extra: tuple[str, ...], message: str
+) -> None:
+    assert run_day(data_dir, AS_OF, *extra) == 2
+
+    err = capsys.readouterr().err
+    assert message in err
+    assert len(err.splitlines()) == 1

@@ -431,7 +431,8 @@ def test_the_summary_counts_throttled_and_retried_calls(
         ) == 0  # fmt: skip
 
     out = capsys.readouterr().out
-    assert "(100 bars fetched in 3 API calls: 2 throttled, 2 retried)" in out
+    # 3 calls for the prices, 1 for the symbol's first split record.
+    assert "(100 bars fetched in 4 API calls: 2 throttled, 2 retried)" in out
 
 
 # -- growth --------------------------------------------------------------------------------

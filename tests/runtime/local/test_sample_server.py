@@ -462,3 +462,39 @@ def test_failure_bodies_use_the_wording_clients_match() -> None:
     assert "The **demo** API key is for demo purposes only" in str(FAILURE_BODIES["demo_key"])
     assert FAILURE_BODIES["empty"] == {}
     assert json.loads(json.dumps(FAILURE_BODIES)) == FAILURE_BODIES
+
+
+def test_splits_serves_the_markets_record_in_the_api_shape(
+    server: SampleServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from decimal import Decimal
+
+    from runtime.local import sample_market
+
+    monkeypatch.setitem(
+        sample_market.SAMPLE_SPLITS,
+        "NVDA",
+        ((date(2024, 6, 10), Decimal(10)), (date(2023, 1, 3), Decimal("0.5"))),
+    )
+
+    nvda = call(server, "NVDA", function="SPLITS").json()
+    amd = call(server, "AMD", function="SPLITS").json()
+
+    # The market ends on 2024-06-07: a split after it is not served yet.
+    assert nvda == {
+        "symbol": "NVDA",
+        "data": [{"effective_date": "2023-01-03", "split_factor": "0.5000"}],
+    }
+    assert amd == {"symbol": "AMD", "data": []}
+    assert [(r.function, r.kind) for r in server.requests] == [("SPLITS", "ok")] * 2
+
+
+def test_failures_are_scripted_per_function(server: SampleServer) -> None:
+    server.script("NVDA", "burst", function="SPLITS")
+
+    prices = call(server, "NVDA")
+    splits = call(server, "NVDA", function="SPLITS").json()
+
+    assert prices.status_code == 200
+    assert "Time Series (Daily)" in prices.json()
+    assert "spreading out" in splits["Information"]
