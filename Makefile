@@ -113,3 +113,12 @@ smoke: $(VENV)/.installed
 cost: $(VENV)/.installed
 	$(BIN)/python -m components.cost $(STACK) $(if $(USAGE),--usage $(USAGE)) \
 		$(if $(FORMAT),--format $(FORMAT))
+
+# The component package's schema (package/), as the SDK's analyzer infers it from the
+# components; `schema-update` rewrites the snapshot a test compares with.
+.PHONY: schema schema-update
+schema: $(VENV)/.installed
+	$(BIN)/python -m components.package
+
+schema-update: $(VENV)/.installed
+	$(BIN)/python -m components.package --update

@@ -8,7 +8,6 @@ import pulumi
 import pulumi_aws as aws
 
 from components.alerting import Alerting, AlertingArgs
-from components.artifacts import glue_job_library, glue_job_script, lambda_archive
 from components.config import load_stack_config
 from components.dashboard import DashboardArgs, DashboardComponent
 from components.ingestion import IngestionArgs, IngestionComponent
@@ -16,12 +15,8 @@ from components.region import read_region
 from components.spend_config import NO_SPEND_GUARD
 from components.spend_guard import SpendGuard, SpendGuardArgs
 from components.stack_name import database_name
-from components.storage import PROD_PREFIX, DataLake, DataLakeArgs
-from components.wap_workflow import (
-    ANALYTICS_RESULTS_PREFIX,
-    WapWorkflowArgs,
-    WapWorkflowComponent,
-)
+from components.storage import DataLake, DataLakeArgs
+from components.wap_workflow import WapWorkflowArgs, WapWorkflowComponent
 
 config = load_stack_config()
 project = pulumi.get_project()
@@ -54,7 +49,6 @@ alerts = Alerting(
 ingestion = IngestionComponent(
     f"{prefix}-ingest",
     IngestionArgs(
-        code=lambda_archive(),
         api_key=config.api_key,
         bucket_name=lake.bucket_name,
         bucket_arn=lake.bucket_arn,
@@ -88,8 +82,6 @@ wap = WapWorkflowComponent(
         account_id=account_id,
         region=region,
         function_arn=ingestion.function_arn,
-        script=glue_job_script(),
-        library=glue_job_library(),
         database_name=database_name(project, config.stack),
         metrics_namespace=metrics_namespace,
         symbols=config.symbols,
@@ -131,13 +123,8 @@ if config.grafana.mode != "none":
             account_id=account_id,
             database_name=wap.database_name,
             workgroup_name=wap.analytics_workgroup,
-            workgroup_arn=pulumi.Output.concat(
-                f"arn:aws:athena:{region}:", account_id, ":workgroup/", wap.analytics_workgroup
-            ),
             bucket_name=lake.bucket_name,
             bucket_arn=lake.bucket_arn,
-            prod_prefix=PROD_PREFIX,
-            results_prefix=ANALYTICS_RESULTS_PREFIX,
             title=f"{project} {config.stack}",
         ),
         on_aws,

@@ -13,10 +13,7 @@ In both Grafana modes an explicit `pulumiverse_grafana` provider creates the Ath
 source, a folder and the dashboard generated from runtime/panels (components/dashboard_json.py).
 """
 
-from __future__ import annotations
-
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -26,9 +23,11 @@ import pulumiverse_grafana as grafana
 
 from components import iam
 from components.dashboard_json import ATHENA_PLUGIN, RESULT_REUSE_MINUTES, dashboard_json
-from components.grafana_config import GrafanaConfig
+from components.grafana_config import MODES, GrafanaConfig
 from components.grafana_plugin import GrafanaPlugin
-from components.wap_workflow import GlueArns
+from components.interface import resolve_args
+from components.storage import PROD_PREFIX
+from components.wap_workflow import ANALYTICS_RESULTS_PREFIX, GlueArns
 
 # The tables the panels and the symbol variable read (runtime/panels/sql; tests/contracts
 # checks the SQL reads no other).
@@ -54,20 +53,24 @@ MAX_UID = 40
 
 @dataclass
 class DashboardArgs:
+    """The dashboard's inputs (the package's `DashboardComponent` inputs)."""
+
     grafana: GrafanaConfig
+    """Which Grafana serves the dashboard (`mode`: none, managed or external) and how."""
     region: str
+    """The AWS region of the lake (the data source's default region, ARNs)."""
     account_id: pulumi.Input[str]
+    """The AWS account of the lake (ARNs, the workspace role's trust condition)."""
     database_name: pulumi.Input[str]
+    """The Glue database of the published tables."""
     workgroup_name: pulumi.Input[str]
-    workgroup_arn: pulumi.Input[str]
+    """The Athena workgroup the panels query in (the workflow's analytics workgroup)."""
     bucket_name: pulumi.Input[str]
+    """The data lake bucket."""
     bucket_arn: pulumi.Input[str]
-    # Where the published tables live (`<prefix><table>/...`) and where the analytics
-    # workgroup writes query results.
-    prod_prefix: str = "prod/"
-    results_prefix: str = "query_results/analytics/"
-    tables: Sequence[str] = PANEL_TABLES
-    title: str = "stockpipe"
+    """The data lake bucket's ARN (the workspace reads only the published tables' objects)."""
+    title: str | None = "stockpipe"
+    """Title of the Grafana folder and the dashboard, and prefix of the data source's name."""
 
 
 def utc_now() -> datetime:
@@ -85,14 +88,21 @@ class DashboardComponent(pulumi.ComponentResource):
     """Grafana (managed or external), the Athena data source, a folder, the dashboard."""
 
     dashboard_url: pulumi.Output[str] | None
+    """The dashboard's address (none with mode `none`)."""
     grafana_url: pulumi.Output[str] | None
+    """The Grafana's address (none with mode `none`)."""
     workspace_id: pulumi.Output[str] | None
-    # The token the stack reaches Grafana with, for `make smoke`'s data source health check.
+    """The Managed Grafana workspace's id (mode `managed` only)."""
     token: pulumi.Output[str] | None
+    """The token the stack reaches Grafana with (a secret; `make smoke` checks the data
+    source's health with it)."""
 
     def __init__(
         self, name: str, args: DashboardArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
+        args = resolve_args(
+            "DashboardComponent", args, DashboardArgs, choices={"grafana.mode": MODES}
+        )
         super().__init__("stockpipe:index:DashboardComponent", name, None, opts)
         self._name = name
         self._args = args
@@ -113,6 +123,7 @@ class DashboardComponent(pulumi.ComponentResource):
                 "dashboard_url": self.dashboard_url,
                 "grafana_url": self.grafana_url,
                 "workspace_id": self.workspace_id,
+                "token": self.token,
             }
         )
 
@@ -245,16 +256,19 @@ def workspace_statements(args: DashboardArgs) -> list[dict]:
     data_catalog = pulumi.Output.concat(
         f"arn:aws:athena:{args.region}:", args.account_id, f":datacatalog/{CATALOG}"
     )
-    tables = [glue.table(args.database_name, table) for table in args.tables]
+    workgroup_arn = pulumi.Output.concat(
+        f"arn:aws:athena:{args.region}:", args.account_id, ":workgroup/", args.workgroup_name
+    )
+    tables = [glue.table(args.database_name, table) for table in PANEL_TABLES]
     table_objects = [
-        iam.objects_under(args.bucket_arn, f"{args.prod_prefix}{table}/") for table in args.tables
+        iam.objects_under(args.bucket_arn, f"{PROD_PREFIX}{table}/") for table in PANEL_TABLES
     ]
-    results = iam.objects_under(args.bucket_arn, args.results_prefix)
+    results = iam.objects_under(args.bucket_arn, ANALYTICS_RESULTS_PREFIX)
     return [
         iam.allow(
             ["athena:GetQueryExecution", "athena:GetQueryResults", "athena:GetWorkGroup",
              "athena:StartQueryExecution", "athena:StopQueryExecution"],
-            [args.workgroup_arn], sid="AnalyticsWorkgroup",
+            [workgroup_arn], sid="AnalyticsWorkgroup",
         ),
         iam.allow(
             ["athena:GetTableMetadata", "athena:ListDatabases", "athena:ListTableMetadata"],

@@ -11,10 +11,9 @@
 so `components/config.py` reports them with the rest of the stack configuration.
 """
 
-from __future__ import annotations
-
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -192,22 +191,34 @@ _HTTPS_URL = re.compile(r"^https://[^\s/?#]+(?:/[^\s?#]*)?$")
 
 @dataclass(frozen=True)
 class GrafanaConfig:
-    """The validated `stockpipe:grafana` object (and the external token)."""
+    """Which Grafana serves the dashboard, and how (the validated `stockpipe:grafana`)."""
 
-    mode: str = "none"
-    # managed
-    auth_provider: str = "AWS_SSO"
-    grafana_version: str = DEFAULT_GRAFANA_VERSION
-    admin_user_ids: tuple[str, ...] = ()
-    admin_group_ids: tuple[str, ...] = ()
-    plugin_version: str = DEFAULT_PLUGIN_VERSION
-    uninstall_plugin_on_delete: bool = False
-    # external
+    mode: str | None = "none"
+    """`none` (no Grafana), `managed` (an Amazon Managed Grafana workspace the stack creates)
+    or `external` (an existing Grafana at `url`)."""
+    auth_provider: str | None = "AWS_SSO"
+    """managed: how people sign in, `AWS_SSO` or `SAML`."""
+    grafana_version: str | None = DEFAULT_GRAFANA_VERSION
+    """managed: the workspace's Grafana version, 9.4 or newer."""
+    admin_user_ids: Sequence[str] | None = ()
+    """managed: IAM Identity Center user ids made workspace admins."""
+    admin_group_ids: Sequence[str] | None = ()
+    """managed: IAM Identity Center group ids made workspace admins."""
+    plugin_version: str | None = DEFAULT_PLUGIN_VERSION
+    """managed: the grafana-athena-datasource release installed on the workspace."""
+    uninstall_plugin_on_delete: bool | None = False
+    """managed: uninstall the Athena plugin when the stack is destroyed."""
     url: str | None = None
-    aws_auth: str = "ec2_iam_role"
+    """external: the Grafana's https:// address."""
+    aws_auth: str | None = "ec2_iam_role"
+    """external: how the Athena data source gets AWS credentials, `ec2_iam_role` or
+    `default`."""
     assume_role_arn: str | None = None
+    """external: an IAM role the data source assumes."""
     external_id: str | None = None
-    token: pulumi.Output[str] | None = field(default=None, repr=False)
+    """external: the external id that goes with `assumeRoleArn`."""
+    token: pulumi.Input[str] | None = field(default=None, repr=False)
+    """external: a Grafana service-account token with the Admin role (pass a secret)."""
 
 
 # The default: no Grafana (frozen, so one instance serves every stack).

@@ -7,8 +7,6 @@ Firehose stream, and the alarms on all of them. The environment it gives the fun
 is the contract of `runtime/ingest/settings.py` (README, Ingestion).
 """
 
-from __future__ import annotations
-
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +17,9 @@ import pulumi_aws as aws
 
 from components import iam, storage
 from components.alerting import MISSING_IS_OK, AlarmSpec, add_alarm
+from components.artifacts import lambda_archive
+from components.config import OUTPUT_SIZES, SINKS, lambda_timeout_seconds, run_calls
+from components.interface import resolve_args
 
 HANDLER = "runtime.ingest.handler.handler"
 LAMBDA_RUNTIME = "python3.12"
@@ -60,17 +61,23 @@ def powertools_layer_parameter(version: str) -> str:
 
 @dataclass
 class IngestionArgs:
-    code: pulumi.Archive
+    """The ingestion's inputs (the package's `IngestionComponent` inputs)."""
+
     api_key: pulumi.Input[str]
+    """The Alpha Vantage API key (pass a secret): it goes to Secrets Manager, never to the
+    function's environment."""
     bucket_name: pulumi.Input[str]
+    """The data lake bucket the function lands raw prices in."""
     bucket_arn: pulumi.Input[str]
+    """The data lake bucket's ARN (the function may write only under its raw prefix)."""
     alert_topic_arn: pulumi.Input[str]
+    """The SNS topic every ingestion alarm notifies."""
     account_id: pulumi.Input[str]
-    timeout_seconds: int
-    # EMF namespace of the handler's metrics; one per stack so stacks sharing an
-    # account never set off each other's alarms.
-    metrics_namespace: str
-    symbols: Sequence[str] = (
+    """The AWS account the stack deploys to (the schedule role's trust condition)."""
+    metrics_namespace: str | None = "stockpipe"
+    """CloudWatch namespace of the handler's metrics; one per stack, so stacks sharing an
+    account never set off each other's alarms."""
+    symbols: Sequence[str] | None = (
         "AMD",
         "NVDA",
         "INTC",
@@ -82,34 +89,61 @@ class IngestionArgs:
         "LSCC",
         "KLAC",
     )
-    sink: str = "s3"
-    calls_per_minute: int = 5
-    # API calls all of a UTC day's runs may make together (0: none), and the oldest a
-    # symbol's split record may get (runtime/ingest/settings.py).
-    call_budget: int = 25
-    splits_refresh_days: int = 7
-    output_size: str = "compact"
-    schedule: str = "cron(0 22 ? * MON-FRI *)"
-    schedule_timezone: str = "UTC"
-    log_retention_days: int = 30
-    # An EventBridge bus that gets a record of every successful run (Lambda's on-success
-    # destination); the write-audit-publish workflow starts on it.
+    """Ticker symbols to ingest (default: ten semiconductor tickers)."""
+    sink: str | None = "s3"
+    """Where records land: `s3` (one object per symbol and run) or `firehose`."""
+    calls_per_minute: int | None = 5
+    """Alpha Vantage calls per minute the key allows (5 on the free tier)."""
+    call_budget: int | None = 25
+    """API calls all of a UTC day's runs may make together (0: no limit), shared through the
+    lake's ingestion state (runtime/ingest/settings.py)."""
+    splits_refresh_days: int | None = 7
+    """The oldest a symbol's split record may get before a run fetches it again."""
+    output_size: str | None = "compact"
+    """Alpha Vantage `outputsize`: `compact` (100 days) or `full` (the whole history)."""
+    timeout_seconds: int | None = None
+    """The function's timeout in seconds; default: what one run's fetches (prices and split
+    records, within `callBudget`) need at `callsPerMinute`, with retries (at most 900)."""
+    schedule: str | None = "cron(0 22 ? * MON-FRI *)"
+    """EventBridge Scheduler expression of the ingestion run."""
+    schedule_timezone: str | None = "UTC"
+    """IANA time zone the schedule expression is read in."""
+    log_retention_days: int | None = 30
+    """Days the function's (and Firehose's) logs are kept."""
     success_bus_arn: pulumi.Input[str] | None = None
-    # A Powertools layer version ARN pinned by the stack (`powertoolsLayerArn`); None
-    # looks up AWS's layer for the locked release in SSM at preview.
+    """An EventBridge bus that gets a record of every successful run (Lambda's on-success
+    destination); the write-audit-publish workflow starts on the default bus."""
     powertools_layer_arn: str | None = None
+    """A Powertools for AWS Lambda layer version ARN; default: AWS's layer for the locked
+    release, looked up in SSM at preview."""
+
+    @property
+    def run_timeout_seconds(self) -> int:
+        if self.timeout_seconds is not None:
+            return self.timeout_seconds
+        calls = run_calls(len(self.symbols), self.call_budget)
+        return lambda_timeout_seconds(calls, self.calls_per_minute)
 
 
 class IngestionComponent(pulumi.ComponentResource):
     """Secret, function, log group, invoke config, schedule, optional Firehose, roles, alarms."""
 
     function_name: pulumi.Output[str]
+    """The ingestion function's name."""
     function_arn: pulumi.Output[str]
+    """The ingestion function's ARN (the workflow starts on its successful runs)."""
     schedule_name: pulumi.Output[str]
+    """The EventBridge Scheduler schedule that runs the function."""
 
     def __init__(
         self, name: str, args: IngestionArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
+        args = resolve_args(
+            "IngestionComponent",
+            args,
+            IngestionArgs,
+            choices={"sink": SINKS, "outputSize": OUTPUT_SIZES},
+        )
         super().__init__("stockpipe:index:IngestionComponent", name, None, opts)
         self._name = name
         self._args = args
@@ -156,9 +190,9 @@ class IngestionComponent(pulumi.ComponentResource):
             runtime=LAMBDA_RUNTIME,
             architectures=[ARCHITECTURE],
             handler=HANDLER,
-            code=args.code,
+            code=lambda_archive(),
             role=role.arn,
-            timeout=args.timeout_seconds,
+            timeout=args.run_timeout_seconds,
             memory_size=MEMORY_MB,
             layers=[layer_arn],
             environment={

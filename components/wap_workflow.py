@@ -12,18 +12,18 @@ and its staging tables itself (partitions, the watermark property): the stack ne
 declares them, or every `pulumi up` would fight the job over them (README, Deploying).
 """
 
-from __future__ import annotations
-
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from components import iam, storage
 from components.alerting import MISSING_IS_BAD, AlarmSpec, add_alarm
-from components.artifacts import GLUE_WHEEL_NAME
+from components.artifacts import GLUE_WHEEL_NAME, glue_job_library, glue_job_script
+from components.config import SINKS
+from components.interface import resolve_args
 
 # The raw zone's fields in file order (runtime/schema.py RAW_COLUMNS; infrastructure reads
 # runtime files by path only, so tests/contracts checks the copy still matches).
@@ -71,37 +71,50 @@ FAILED_CRAWLER_STATES = ("Failed",)
 
 @dataclass
 class WapWorkflowArgs:
+    """The write-audit-publish workflow's inputs (the package's `WapWorkflowComponent` inputs)."""
+
     bucket_name: pulumi.Input[str]
+    """The data lake bucket: raw zone in, published tables, job artifacts and query results."""
     bucket_arn: pulumi.Input[str]
+    """The data lake bucket's ARN (each role is scoped to its prefixes)."""
     alert_topic_arn: pulumi.Input[str]
+    """The SNS topic the job-failure rule and the freshness alarms notify."""
     account_id: pulumi.Input[str]
+    """The AWS account the stack deploys to (Glue and Athena ARNs, trust conditions)."""
     region: str
-    # The ingestion function whose successful runs start the workflow.
+    """The AWS region the stack deploys to (Glue and Athena ARNs)."""
     function_arn: pulumi.Input[str]
-    # The Glue job script and its `--extra-py-files` wheel (components/artifacts.py).
-    script: pulumi.Asset
-    library: pulumi.Asset
-    # Glue database (letters, digits and '_': it is an Athena schema name).
-    database_name: str = "stockpipe"
-    # The namespace the job's freshness metrics go to, shared with the Lambda's EMF.
-    metrics_namespace: str = "stockpipe"
-    symbols: Sequence[str] = field(default_factory=lambda: ("NVDA",))
-    sink: str = "s3"
-    freshness_max_age_days: int = 4
-    protect_data: bool = False
+    """The ingestion function whose successful runs start the workflow."""
+    database_name: str | None = "stockpipe"
+    """Glue database of the lake (letters, digits and '_': it is an Athena schema name)."""
+    metrics_namespace: str | None = "stockpipe"
+    """CloudWatch namespace of the job's freshness metrics, shared with the ingestion's."""
+    symbols: Sequence[str] | None = ("NVDA",)
+    """Ticker symbols whose published data the freshness alarms watch."""
+    sink: str | None = "s3"
+    """The ingestion's sink (`s3` or `firehose`): which raw table the crawler registers."""
+    freshness_max_age_days: int | None = 4
+    """Days the newest published trading day of a symbol may lag before its alarm fires."""
+    protect_data: bool | None = False
+    """Keep query results when the stack is destroyed (the workgroups are not force-deleted)."""
 
 
 class WapWorkflowComponent(pulumi.ComponentResource):
     """Database, raw tables, crawler, jobs, workflow and triggers, workgroups, alerts."""
 
     workflow_name: pulumi.Output[str]
+    """The Glue workflow's name."""
     database_name: pulumi.Output[str]
+    """The Glue database of the lake."""
     etl_workgroup: pulumi.Output[str]
+    """The Athena workgroup the jobs run in."""
     analytics_workgroup: pulumi.Output[str]
+    """The Athena workgroup for people and Grafana (enforced, scan-limited)."""
 
     def __init__(
         self, name: str, args: WapWorkflowArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
+        args = resolve_args("WapWorkflowComponent", args, WapWorkflowArgs, choices={"sink": SINKS})
         super().__init__("stockpipe:index:WapWorkflowComponent", name, None, opts)
         self._name = name
         self._args = args
@@ -175,7 +188,7 @@ class WapWorkflowComponent(pulumi.ComponentResource):
         )
 
     def _crawler(
-        self, database: pulumi.Output[str], tables: list[str], arns: GlueArns
+        self, database: pulumi.Output[str], tables: list[str], arns: "GlueArns"
     ) -> aws.glue.Crawler:
         name, args = self._name, self._args
         child = pulumi.ResourceOptions(parent=self)
@@ -204,17 +217,18 @@ class WapWorkflowComponent(pulumi.ComponentResource):
         database: pulumi.Output[str],
         workgroup: pulumi.Output[str],
         workflow: pulumi.Output[str],
-        arns: GlueArns,
+        arns: "GlueArns",
     ) -> dict[str, aws.glue.Job]:
         name, args = self._name, self._args
         child = pulumi.ResourceOptions(parent=self)
+        # The job's code ships with this package (components/artifacts.py finds it beside it).
         script = aws.s3.BucketObjectv2(
-            f"{name}-job-script", bucket=args.bucket_name, key=SCRIPT_KEY, source=args.script,
-            opts=child,
+            f"{name}-job-script", bucket=args.bucket_name, key=SCRIPT_KEY,
+            source=glue_job_script(), opts=child,
         )  # fmt: skip
         library = aws.s3.BucketObjectv2(
-            f"{name}-job-library", bucket=args.bucket_name, key=LIBRARY_KEY, source=args.library,
-            opts=child,
+            f"{name}-job-library", bucket=args.bucket_name, key=LIBRARY_KEY,
+            source=glue_job_library(), opts=child,
         )  # fmt: skip
         role, policy = iam.service_role(
             f"{name}-job",
@@ -472,7 +486,7 @@ def job_arguments(
 
 
 def job_statements(
-    arns: GlueArns,
+    arns: "GlueArns",
     *,
     database: pulumi.Input[str],
     workgroup: pulumi.Input[str],
@@ -542,7 +556,7 @@ def _job_prefixes() -> tuple[str, ...]:
 
 
 def crawler_statements(
-    arns: GlueArns,
+    arns: "GlueArns",
     database: pulumi.Input[str],
     tables: Sequence[str],
     bucket_arn: pulumi.Input[str],

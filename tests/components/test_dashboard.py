@@ -52,7 +52,7 @@ def dashboard(build) -> Callable[..., tuple[Graph, dict]]:
                 "dash",
                 DashboardArgs(
                     grafana=grafana, region=REGION, account_id=ACCOUNT, database_name=DATABASE,
-                    workgroup_name=WORKGROUP, workgroup_arn=WORKGROUP_ARN, bucket_name=BUCKET,
+                    workgroup_name=WORKGROUP, bucket_name=BUCKET,
                     bucket_arn=f"arn:aws:s3:::{BUCKET}", title="stockpipe test",
                 ),
             )  # fmt: skip
@@ -123,6 +123,8 @@ def test_the_workspace_policy_is_parliament_clean_and_scoped(dashboard):
     assert analyze_policy_string(json.dumps(policy)).findings == []
     assert "*" not in resources
     assert all(f":{ACCOUNT}:" in r or r.startswith(f"arn:aws:s3:::{BUCKET}") for r in resources)
+    (workgroup,) = [s for s in policy["Statement"] if s["Sid"] == "AnalyticsWorkgroup"]
+    assert workgroup["Resource"] == [WORKGROUP_ARN]  # from the workgroup's name and account
 
 
 def at(moment: str):

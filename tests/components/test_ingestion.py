@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
+from components import ingestion as ingestion_module
 from components.ingestion import (
     IngestionArgs,
     IngestionComponent,
@@ -27,10 +28,12 @@ SERVICE = {"service": "stockpipe-ingest"}
 
 
 @pytest.fixture
-def ingestion(build) -> Callable[..., Graph]:
+def ingestion(build, monkeypatch) -> Callable[..., Graph]:
+    # The component builds the Lambda archive from the package; a small one stands in.
+    monkeypatch.setattr(ingestion_module, "lambda_archive", lambda: TEST_CODE)
+
     def run(**overrides) -> Graph:
         args = IngestionArgs(
-            code=TEST_CODE,
             api_key=TEST_API_KEY,
             bucket_name=BUCKET,
             bucket_arn=BUCKET_ARN,
@@ -57,7 +60,7 @@ def test_the_function_runs_the_handler_on_arm64_python312_with_the_derived_timeo
     assert function["role"] == graph.one("aws:iam/role:Role", "function-role").outputs["arn"]
     assert function["layers"] == [POWERTOOLS_LAYER.format(region=REGION, n=1)]
     ((path, asset),) = function["code"].assets.items()
-    assert (path, asset.text) == ("runtime/__init__.py", "")  # the archive the args named
+    assert (path, asset.text) == ("runtime/__init__.py", "")  # the package's archive
 
 
 def test_the_powertools_layer_is_resolved_for_the_pinned_release(ingestion, pulumi_mocks):
