@@ -147,19 +147,27 @@ def test_a_split_learned_changed_or_withdrawn_later_corrects_the_published_retur
     ]
     assert learned.audit.result("restatement").passed  # no bar changed, only a return
 
-    # The provider then withdraws it: the as-traded return comes back.
-    thursday = date(2024, 6, 6)
+    # The provider corrects the factor (3:1), then withdraws the split: each is corrected.
+    thursday, friday = date(2024, 6, 6), date(2024, 6, 7)
     raw_lake.write(thursday, [*recent, bar("AMD", thursday, "54.0000")])
     raw_lake.write_splits(
-        thursday, "AMD", splits_answer("AMD"), datetime(2024, 6, 6, 21, 6, tzinfo=UTC)
+        thursday,
+        "AMD",
+        splits_answer("AMD", ("2024-06-04", "3.0000")),
+        datetime(2024, 6, 6, 21, 6, tzinfo=UTC),
     )
-    withdrawn = steps.run_all(duck, wap_config, "withdrawn", as_of=thursday)
+    changed = steps.run_all(duck, wap_config, "changed", as_of=thursday)
+    raw_lake.write(friday, [*recent, bar("AMD", friday, "55.0000")])
+    raw_lake.write_splits(
+        friday, "AMD", splits_answer("AMD"), datetime(2024, 6, 7, 21, 6, tzinfo=UTC)
+    )
+    withdrawn = steps.run_all(duck, wap_config, "withdrawn", as_of=friday)
 
+    assert publish_of(changed).rows_replaced == 1
     assert publish_of(withdrawn).rows_replaced == 1
     assert returns(duck, "AMD")["2024-06-04"] == pytest.approx(-0.48, abs=1e-12)
-    assert replaced_returns(duck)[-1] == (
-        TUESDAY,
-        pytest.approx(0.04, abs=1e-12),
-        "learned",
-        "withdrawn",
-    )
+    assert replaced_returns(duck) == [  # by replacing run
+        (TUESDAY, pytest.approx(0.04, abs=1e-12), "learned", "changed"),
+        (TUESDAY, pytest.approx(-0.48, abs=1e-12), "tuesday", "learned"),
+        (TUESDAY, pytest.approx(0.56, abs=1e-12), "changed", "withdrawn"),
+    ]
