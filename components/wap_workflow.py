@@ -30,6 +30,10 @@ from components.interface import resolve_args
 RAW_COLUMNS = ("symbol", "trade_date", "open", "high", "low", "close", "volume", "ingested_at")
 RAW_TABLE = "raw_daily_prices"
 RAW_FIREHOSE_TABLE = "raw_firehose_daily_prices"
+# The split records (runtime/schema.py RAW_SPLITS_COLUMNS), CSV under raw_splits/ whatever
+# the sink: staging reads each symbol's latest record from it.
+RAW_SPLITS_COLUMNS = ("symbol", "effective_date", "split_factor", "ingested_at")
+RAW_SPLITS_TABLE = "raw_splits"
 RAW_PARTITION = "dt"
 # Raw partitions are landing dates; none is older than the pipeline, so any early start
 # will do (it only bounds what projection lists for a query without a `dt` filter).
@@ -128,7 +132,8 @@ class WapWorkflowComponent(pulumi.ComponentResource):
             opts=child,
         )
         raw_tables = [RAW_TABLE] + ([RAW_FIREHOSE_TABLE] if args.sink == "firehose" else [])
-        for table in raw_tables:
+        # Partition projection lists raw_splits' dt folders; no crawler needed for it.
+        for table in [*raw_tables, RAW_SPLITS_TABLE]:
             aws.glue.CatalogTable(
                 f"{name}-{table.replace('_', '-')}",
                 **raw_table_args(table, database.name, args.bucket_name),
@@ -415,7 +420,11 @@ PYTHON_SHELL_LOG_GROUPS = ("/aws-glue/python-jobs/output", "/aws-glue/python-job
 
 def raw_table_args(table: str, database: pulumi.Input[str], bucket_name: pulumi.Input[str]) -> dict:
     """A raw table exactly as the Athena engine reads it (README, The Athena engine)."""
-    prefix = storage.RAW_PREFIX if table == RAW_TABLE else storage.RAW_FIREHOSE_PREFIX
+    prefix = {
+        RAW_TABLE: storage.RAW_PREFIX,
+        RAW_FIREHOSE_TABLE: storage.RAW_FIREHOSE_PREFIX,
+        RAW_SPLITS_TABLE: storage.RAW_SPLITS_PREFIX,
+    }[table]
     location = pulumi.Output.concat("s3://", bucket_name, "/", prefix)
     parameters = {
         "EXTERNAL": "TRUE",
@@ -429,7 +438,7 @@ def raw_table_args(table: str, database: pulumi.Input[str], bucket_name: pulumi.
             location, RAW_PARTITION, "=${", RAW_PARTITION, "}/"
         ),
     }
-    if table == RAW_TABLE:
+    if table in (RAW_TABLE, RAW_SPLITS_TABLE):
         parameters["classification"] = "csv"
         parameters["skip.header.line.count"] = "1"
         serde = {
@@ -451,7 +460,10 @@ def raw_table_args(table: str, database: pulumi.Input[str], bucket_name: pulumi.
             "input_format": "org.apache.hadoop.mapred.TextInputFormat",
             "output_format": "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
             "ser_de_info": serde,
-            "columns": [{"name": column, "type": "string"} for column in RAW_COLUMNS],
+            "columns": [
+                {"name": column, "type": "string"}
+                for column in (RAW_SPLITS_COLUMNS if table == RAW_SPLITS_TABLE else RAW_COLUMNS)
+            ],
         },
     }
 
@@ -549,6 +561,7 @@ def _job_prefixes() -> tuple[str, ...]:
     return (
         storage.RAW_PREFIX,
         storage.RAW_FIREHOSE_PREFIX,
+        storage.RAW_SPLITS_PREFIX,
         storage.STAGING_PREFIX,
         storage.PROD_PREFIX,
         ETL_RESULTS_PREFIX,

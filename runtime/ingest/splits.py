@@ -28,10 +28,10 @@ from typing import Any
 from runtime.ingest.answers import classify_failure, json_object, quote
 from runtime.ingest.bars import Bar
 from runtime.ingest.errors import MalformedSplits
+from runtime.schema import RAW_SPLITS_COLUMNS
 
 SPLITS_FUNCTION = "SPLITS"
 DATA_KEY = "data"
-RAW_SPLITS_COLUMNS = ("symbol", "effective_date", "split_factor", "ingested_at")
 #: An overnight price ratio at least this far from 1 (either way) asks for the record at
 #: once. The smallest common split is 5:4 (1.25); the real NVDA split of 2001 sat 6.6 %
 #: away from its 2:1, so the trigger is generous: a wasted call is cheap, a missed split

@@ -164,7 +164,7 @@ def _splits_summary(result: dict) -> str:
     splits = result["splits"]
     return (
         f"split records: {len(splits[LANDED])} landed, {len(splits[FAILED])} failed, "
-        f"{len(splits[DEFERRED])} deferred (prices are not adjusted for splits yet)"
+        f"{len(splits[DEFERRED])} deferred (daily returns use them; prices stay as traded)"
     )
 
 

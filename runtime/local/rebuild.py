@@ -35,8 +35,16 @@ from runtime.wap.engines.duckdb_engine import DuckDBEngine
 
 #: The run history: no raw object can rebuild it, so it is carried over where it reads.
 HISTORY_TABLES = (DQ_TABLE, REPLACED_TABLE)
-#: What stays in the lake: the raw zones, which source filled it, its lock.
-KEPT_IN_LAKE = ("raw", "raw_firehose", "_source", local_catalog.LOCK_FILE)
+#: What stays in the lake: the raw zones (the split records too: daily returns use them),
+#: ingestion's state, which source filled it, its lock.
+KEPT_IN_LAKE = (
+    "raw",
+    "raw_firehose",
+    "raw_splits",
+    "ingest_state",
+    "_source",
+    local_catalog.LOCK_FILE,
+)
 ASIDE_PREFIX = "lake-before-rebuild-"
 
 

@@ -12,6 +12,9 @@ from datetime import datetime, timezone
 RAW_TABLE = "raw_daily_prices"
 RAW_FIREHOSE_TABLE = "raw_firehose_daily_prices"
 RAW_TABLES = (RAW_TABLE, RAW_FIREHOSE_TABLE)
+#: The split records ingestion lands under `raw_splits/` (CSV, partitioned by `dt` like
+#: raw/): staging reads each symbol's latest record whole, so it is no raw price table.
+RAW_SPLITS_TABLE = "raw_splits"
 PROD_TABLE = "daily_prices"
 DQ_TABLE = "dq_results"
 #: Per (symbol, year): first and last trade date and bar count, kept by publish so readers
@@ -43,9 +46,9 @@ class WapConfig:
     """Step settings (engine settings such as database or lake directory live on the engine).
 
     symbols: the symbols every run is expected to contain (missing ones are a warning).
-    max_daily_move: |close / previous close - 1| above this is a `large_daily_move` warning.
-      0.30 flags every split in the real NVDA history (3:2 = -33 %, 2:1 = -50 %,
-      4:1 = -75 %) and its biggest real moves (+42 %, -35 %), all as warnings.
+    max_daily_move: |daily_return| (split-aware) above this is a `large_daily_move` warning.
+      0.30 flags the biggest real moves of the NVDA history (+42 %, -35 %), and any split
+      missing from a symbol's record (3:2 = -33 %, 2:1 = -50 %, 4:1 = -75 %).
     keep_versions: how many publish versions (one per run) stay on storage for rollback
       besides the ones production still points at.
     staging_prefix / prod_prefix: where staging and production data live, relative to the

@@ -36,6 +36,7 @@ from runtime.wap.checks import CHECKS, ERROR, WARNING, Check
 from runtime.wap.config import (
     DQ_TABLE,
     PROD_TABLE,
+    RAW_SPLITS_TABLE,
     REPLACED_TABLE,
     SUMMARY_TABLE,
     ConfigError,
@@ -71,6 +72,10 @@ SUMMARY_COLUMNS = (
     ("last_trade_date", "date"),
     ("bars", "bigint"),
     ("year", "integer"),
+)
+#: raw_splits_source.sql's columns.
+SPLIT_SOURCE_COLUMNS = tuple(
+    (name, "varchar") for name in ("symbol", "effective_date", "split_factor", "source_object")
 )
 #: Every table the store writes: drop_staging sweeps their temporary tables and versions.
 STORE_TABLES = (PROD_TABLE, DQ_TABLE, SUMMARY_TABLE, REPLACED_TABLE)
@@ -280,6 +285,7 @@ def create_staging(
         published=_published_relation(engine),
         lookback_year=lookback.year,
         lookback_date=lookback.isoformat(),
+        split_rows=_split_rows(engine),
         run_id=run_id,
         # A first backfill skips the dedupe window (its sort); see staging.sql.
         one_copy_per_key=_sql_bool(not published and raw_zone.one_object_per_symbol(objects)),
@@ -757,6 +763,14 @@ def _published_relation(engine: Engine) -> str:
     if engine.table_exists(PROD_TABLE):
         return PROD_TABLE
     return queries.empty_relation()
+
+
+def _split_rows(engine: Engine) -> str:
+    """The split records' rows, or no rows where the catalog has no raw_splits table (a
+    stack deployed before split records): returns are then as traded."""
+    if engine.table_exists(RAW_SPLITS_TABLE):
+        return queries.render("raw_splits_source", raw_splits_table=RAW_SPLITS_TABLE)
+    return "SELECT * FROM " + queries.empty_relation(SPLIT_SOURCE_COLUMNS)
 
 
 def _sql_bool(value: bool) -> str:

@@ -65,10 +65,10 @@ def test_the_raw_table_is_defined_as_the_athena_engine_reads_it(graph_of):
     graph = graph_of()
     bucket = graph.one("aws:s3/bucket:Bucket").outputs["bucket"]
 
-    (table,) = [_inputs(t) for t in graph.of_type(TABLE)]
+    tables = {t.inputs["name"]: _inputs(t) for t in graph.of_type(TABLE)}
+    table = tables["raw_daily_prices"]
     storage = table["storageDescriptor"]
 
-    assert table["name"] == "raw_daily_prices"
     assert table["databaseName"] == "stockpipe_dev"
     assert [(c["name"], c["type"]) for c in storage["columns"]] == [
         (column, "string") for column in RAW_COLUMNS
@@ -92,8 +92,34 @@ def test_the_raw_table_is_defined_as_the_athena_engine_reads_it(graph_of):
     assert parameters["storage.location.template"] == f"s3://{bucket}/raw/dt=${{dt}}/"
 
 
+def test_the_split_records_table_reads_raw_splits_like_the_raw_csvs(graph_of):
+    graph = graph_of("firehose")
+    bucket = graph.one("aws:s3/bucket:Bucket").outputs["bucket"]
+    tables = {t.inputs["name"]: _inputs(t) for t in graph.of_type(TABLE)}
+    splits, prices = tables["raw_splits"], tables["raw_daily_prices"]
+
+    assert [c["name"] for c in splits["storageDescriptor"]["columns"]] == [
+        "symbol",
+        "effective_date",
+        "split_factor",
+        "ingested_at",
+    ]
+    assert splits["storageDescriptor"]["location"] == f"s3://{bucket}/raw_splits/"
+    assert splits["storageDescriptor"]["serDeInfo"] == prices["storageDescriptor"]["serDeInfo"]
+    assert splits["parameters"]["storage.location.template"] == (
+        f"s3://{bucket}/raw_splits/dt=${{dt}}/"
+    )
+    assert splits["parameters"]["skip.header.line.count"] == "1"
+    assert splits["parameters"]["projection.enabled"] == "true"
+    # Partition projection lists its folders: the crawler never touches it.
+    assert "raw_splits" not in graph.inputs(CRAWLER)["catalogTargets"][0]["tables"]
+
+
 def test_the_firehose_table_exists_only_with_that_sink_and_reads_json(graph_of):
-    assert [t.inputs["name"] for t in graph_of("s3").of_type(TABLE)] == ["raw_daily_prices"]
+    assert sorted(t.inputs["name"] for t in graph_of("s3").of_type(TABLE)) == [
+        "raw_daily_prices",
+        "raw_splits",
+    ]
     graph = graph_of("firehose")
     bucket = graph.one("aws:s3/bucket:Bucket").outputs["bucket"]
 
@@ -115,7 +141,7 @@ def test_the_firehose_table_exists_only_with_that_sink_and_reads_json(graph_of):
 def test_the_stack_declares_no_table_the_job_manages(graph_of):
     names = {t.inputs["name"] for t in graph_of("firehose").of_type(TABLE)}
 
-    assert names == {"raw_daily_prices", "raw_firehose_daily_prices"}
+    assert names == {"raw_daily_prices", "raw_firehose_daily_prices", "raw_splits"}
 
 
 def test_the_crawler_only_adds_partitions_to_the_code_defined_tables(graph_of):

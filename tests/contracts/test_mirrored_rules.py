@@ -55,7 +55,9 @@ def test_the_workflows_tables_steps_and_metrics_are_the_jobs():
     from runtime.wap import job, metrics
 
     assert wap_workflow.RAW_COLUMNS == schema.RAW_COLUMNS
+    assert wap_workflow.RAW_SPLITS_COLUMNS == schema.RAW_SPLITS_COLUMNS
     assert (wap_workflow.RAW_TABLE, wap_workflow.RAW_FIREHOSE_TABLE) == wap_config.RAW_TABLES
+    assert wap_workflow.RAW_SPLITS_TABLE == wap_config.RAW_SPLITS_TABLE
     assert wap_workflow.STEPS == job.STEPS
     assert wap_workflow.AGE_METRIC == metrics.AGE_METRIC
     assert artifacts.JOB_SCRIPT.relative_to(PROJECT_ROOT).as_posix() == (

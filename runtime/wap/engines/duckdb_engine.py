@@ -29,8 +29,8 @@ import sqlglot
 from sqlglot import exp
 
 from runtime.files import write_text_atomically
-from runtime.schema import RAW_COLUMNS
-from runtime.wap.config import RAW_FIREHOSE_TABLE, RAW_TABLE
+from runtime.schema import RAW_COLUMNS, RAW_SPLITS_COLUMNS
+from runtime.wap.config import RAW_FIREHOSE_TABLE, RAW_SPLITS_TABLE, RAW_TABLE
 from runtime.wap.engines import local_catalog
 from runtime.wap.engines.base import (
     ConcurrentWriteError,
@@ -75,6 +75,7 @@ class DuckDBEngine(Engine):
         connection_factory: Callable[[], Any] | None = None,
         profile: bool = False,
         raw_firehose_prefix: str = "raw_firehose/",
+        raw_splits_prefix: str = "raw_splits/",
     ) -> None:
         """`lake_dir`: the local lake root; `raw_prefix` / `raw_firehose_prefix`: where the raw
         CSVs and the Firehose JSON lines live under it.
@@ -87,6 +88,7 @@ class DuckDBEngine(Engine):
         self.lake_dir = Path(lake_dir).resolve()
         self.raw_root = self.lake_dir / raw_prefix
         self.raw_firehose_root = self.lake_dir / raw_firehose_prefix
+        self.raw_splits_root = self.lake_dir / raw_splits_prefix
         self.profile = profile
         self.scans: list[Scan] = []
         self._connection_factory = connection_factory or duckdb.connect
@@ -181,6 +183,8 @@ class DuckDBEngine(Engine):
                 view = self._raw_csv_view()
             elif table == RAW_FIREHOSE_TABLE:
                 view = self._raw_firehose_view()
+            elif table == RAW_SPLITS_TABLE:
+                view = self._raw_csv_view(self.raw_splits_root, RAW_SPLITS_COLUMNS)
             elif table in catalog:
                 view = self._table_view(catalog[table])
             elif table in self._views:
@@ -193,15 +197,18 @@ class DuckDBEngine(Engine):
                 self._run(f'CREATE OR REPLACE TEMP VIEW "{table}" AS {view}', name)
                 self._views[table] = view
 
-    def _raw_csv_view(self) -> str:
+    def _raw_csv_view(
+        self, root: Path | None = None, columns: tuple[str, ...] = RAW_COLUMNS
+    ) -> str:
         # No quoting, like Athena's LazySimpleSerDe over the raw zone (ingestion never quotes).
         # It also keeps DuckDB 2.0 from silently skipping the rest of a file at an unterminated
         # quote when it reads many files: here such a line is a column-count error naming the file.
         return self._raw_view(
-            self.raw_root,
+            self.raw_root if root is None else root,
             "*.csv",
             "read_csv",
             "header = true, delim = ',', quote = '', escape = '', auto_detect = false",
+            columns,
         )
 
     def _raw_firehose_view(self) -> str:
@@ -213,9 +220,16 @@ class DuckDBEngine(Engine):
             "format = 'newline_delimited', compression = 'auto_detect'",
         )
 
-    def _raw_view(self, root: Path, name_pattern: str, reader: str, options: str) -> str:
+    def _raw_view(
+        self,
+        root: Path,
+        name_pattern: str,
+        reader: str,
+        options: str,
+        fields: tuple[str, ...] = RAW_COLUMNS,
+    ) -> str:
         """All string columns, `dt` from the folder name and `"$path"`, as Athena shows them."""
-        columns = [(column, "VARCHAR") for column in RAW_COLUMNS]
+        columns = [(column, "VARCHAR") for column in fields]
         names = _column_list([*columns, ("dt", "VARCHAR")])
         if next(iter(root.glob(f"dt=*/{name_pattern}")), None) is None:
             return _empty_select([*columns, ("dt", "VARCHAR"), (PATH_COLUMN, "VARCHAR")])
@@ -251,7 +265,10 @@ class DuckDBEngine(Engine):
     # -- tables --------------------------------------------------------------------------
 
     def table_exists(self, table: str) -> bool:
-        return table in (RAW_TABLE, RAW_FIREHOSE_TABLE) or table in self._catalog()["tables"]
+        return (
+            table in (RAW_TABLE, RAW_FIREHOSE_TABLE, RAW_SPLITS_TABLE)
+            or table in self._catalog()["tables"]
+        )
 
     def ctas(
         self,
@@ -391,6 +408,8 @@ class DuckDBEngine(Engine):
             return self._absolute(self._relative(self.raw_root))
         if table == RAW_FIREHOSE_TABLE:
             return self._absolute(self._relative(self.raw_firehose_root))
+        if table == RAW_SPLITS_TABLE:
+            return self._absolute(self._relative(self.raw_splits_root))
         return self._absolute(self._entry(table)["location"])
 
     # -- storage -------------------------------------------------------------------------

@@ -158,3 +158,26 @@ def test_rebuild_is_refused_while_another_writer_holds_the_lake(
     assert "another writer holds the lake" in one_line_error(capsys)
     assert list(data_dir.glob("lake-before-rebuild-*")) == []
     assert count(data_dir, "daily_prices", capsys) > 0  # the lake is as it was
+
+
+def test_a_rebuild_keeps_the_split_records_and_ingestion_state_in_the_lake(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lake = data_dir / "lake"
+
+    def kept() -> dict[str, str]:
+        return {
+            str(path.relative_to(lake)): path.read_text(encoding="utf-8")
+            for zone in ("raw_splits", "ingest_state")
+            for path in (lake / zone).rglob("*")
+            if path.is_file() and not path.name.startswith(".")
+        }
+
+    before = kept()
+    assert any(key.startswith("raw_splits/dt=") for key in before)
+    assert any(key.startswith("ingest_state/") for key in before)
+
+    rebuild(data_dir, capsys)
+
+    # The next runs' daily returns use the records; the call budget keeps its count.
+    assert kept() == before

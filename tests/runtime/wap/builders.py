@@ -15,6 +15,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from runtime.ingest.bars import Bar, bars_to_csv
+from runtime.ingest.sinks import LocalSink, land_splits
+from runtime.ingest.splits import read_splits_answer
 from runtime.schema import PROD_COLUMNS
 from runtime.wap.engines.base import Engine
 from runtime.wap.steps import PublishResult, RunResult
@@ -57,6 +59,11 @@ class RawLake:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
         return path
+
+    def write_splits(self, dt: date, symbol: str, answer: str, at: datetime) -> str:
+        """A SPLITS answer landed as ingestion lands it, under raw_splits/dt=.../."""
+        record = read_splits_answer(answer, symbol)
+        return land_splits(LocalSink(self.root, "raw/"), record, dt, at)
 
     def raw_files(self) -> list[Path]:
         return sorted((self.root / "raw").glob("dt=*/*.csv"))

@@ -39,9 +39,12 @@ SAMPLE_PARAMS = {
     "raw_filter": "dt IN ('2024-06-06')",
     "raw_rows": "SELECT * FROM raw_daily_prices WHERE dt IN ('2024-06-06')",
     "raw_table": "raw_daily_prices",
+    "raw_splits_table": "raw_splits",
     "run_id": "wr_1234",
     "sample_keys": "CASE checks.position WHEN 0 THEN per_check.sample_keys_0 END",
     "severity": "error",
+    "split_rows": 'SELECT symbol, effective_date, split_factor, "$path" AS source_object '
+    "FROM raw_splits",
     "since_year": 2023,
     "staging": "daily_prices_staging_wr_1234",
     "staging_rows": "SELECT * FROM daily_prices",

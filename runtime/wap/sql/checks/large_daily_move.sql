@@ -1,5 +1,6 @@
--- warning: close moved more than the threshold against the previous trading day's close.
--- Splits and real crashes do this (NVDA: -75% on the 2021 4:1 split, +42% on 2000-03-07).
+-- warning: the split-aware daily_return moved more than the threshold. Real crashes and
+-- rallies do this (NVDA: +42% on 2000-03-07, -35% on 2004-08-06); a split in the symbol's
+-- record does not, one missing from it does (-75% on a 4:1).
 SELECT
     symbol || '@' || CAST(trade_date AS varchar) AS failure_key,
     abs(daily_return) AS sample_rank
