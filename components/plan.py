@@ -261,7 +261,7 @@ def stack_config(stack: str, project_dir: Path = PROJECT_ROOT) -> tuple[dict[str
         raise FileNotFoundError(f"no stack file {path.name} in {project_dir}")
     config: dict[str, str] = {}
     secret_keys: list[str] = []
-    for key, value in _config_block(path).items():
+    for key, value in stack_file_config(path).items():
         full = key if ":" in key else f"{PROJECT}:{key}"
         if isinstance(value, dict) and set(value) == {"secure"}:
             config[full] = PLACEHOLDER_SECRETS.get(full, "plan-placeholder")
@@ -281,7 +281,7 @@ class StackFileError(Exception):
     """A stack file that is not YAML, or not shaped as Pulumi reads it; one line says where."""
 
 
-def _config_block(path: Path) -> dict[str, Any]:
+def stack_file_config(path: Path) -> dict[str, Any]:
     """The `config:` mapping of a stack file, its keys strings, or StackFileError."""
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))

@@ -32,7 +32,6 @@ from typing import Any
 import boto3
 import pulumi
 import requests
-import yaml
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from components.config import POWERTOOLS_LAYER_ARN
@@ -41,9 +40,11 @@ from components.plan import (
     GET_PARAMETER_INVOKE,
     PROJECT,
     PROJECT_ROOT,
+    StackFileError,
     StackMocks,
     install_mocks,
     run_program,
+    stack_file_config,
     stacks,
 )
 
@@ -137,10 +138,9 @@ def read_stack_needs(
         known = ", ".join(stacks(project_dir)) or "none"
         raise PreflightError(f"no stack file {path.name} (stacks: {known})")
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
-        raise PreflightError(f"{path.name} is not valid YAML: {error}") from None
-    settings = document.get("config") or {}
+        settings = stack_file_config(path)
+    except StackFileError as error:
+        raise PreflightError(str(error)) from None
     layer_arn = settings.get(LAYER_KEY)
     needs = StackNeeds(
         stack=stack,

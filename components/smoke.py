@@ -44,11 +44,10 @@ from typing import Any
 
 import boto3
 import requests
-import yaml
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from components.config import DEFAULT_FRESHNESS_MAX_AGE_DAYS, FRESHNESS_MAX_AGE_DAYS, NAMESPACE
-from components.plan import PROJECT_ROOT
+from components.plan import PROJECT_ROOT, StackFileError, stack_file_config
 from components.storage import SMOKE_PREFIX
 
 ClientFactory = Callable[[str], Any]
@@ -426,11 +425,11 @@ def read_outputs(stack: str, outputs_file: Path | None) -> dict[str, Any]:
 
 def stack_file_settings(stack: str, project_dir: Path = PROJECT_ROOT) -> dict[str, Any]:
     """Pulumi.<stack>.yaml's `config` (empty when there is no such file, as in CI's checkout
-    of a stack configured elsewhere)."""
+    of a stack configured elsewhere); StackFileError, one line, when it is unreadable."""
     path = project_dir / f"Pulumi.{stack}.yaml"
     if not path.is_file():
         return {}
-    return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("config") or {}
+    return stack_file_config(path)
 
 
 def freshness_max_age(settings: dict[str, Any]) -> int:
@@ -484,7 +483,12 @@ def main(
         print("smoke failed at outputs", file=out)
         return 1
     print(f"ok   outputs: stack {args.stack} ({time.monotonic() - began:.1f} s)", file=out)
-    settings = stack_file_settings(args.stack)
+    try:
+        settings = stack_file_settings(args.stack, PROJECT_ROOT)
+    except StackFileError as error:
+        print(f"FAIL stack file: {error}", file=out)
+        print("smoke failed at stack file", file=out)
+        return 1
     if clients is None:
         _interrupt_on_sigterm()
         # The stack's region where the file names it, else the environment's.

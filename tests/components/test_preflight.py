@@ -282,6 +282,17 @@ def test_a_wrong_layer_setting_names_the_setting_before_any_aws_call(
     assert "Traceback" not in "\n".join(lines)
 
 
+def test_an_unreadable_stack_file_is_one_line_naming_the_file_and_line(clients, project):
+    project_dir = project()
+    (project_dir / "Pulumi.test.yaml").write_text("config:\n  aws:region: [us-east-1\n")
+
+    status, lines = run(clients, project_dir)
+
+    assert status == 1
+    assert lines[0].startswith("FAIL stack: Pulumi.test.yaml line 3")
+    assert "not valid YAML" in lines[0]
+
+
 def test_a_layer_that_does_not_exist_fails(clients, project):
     clients.stub("lambda").add_client_error(
         "get_layer_version_by_arn", "ResourceNotFoundException", http_status_code=404

@@ -554,6 +554,19 @@ def test_unusable_outputs_fail_in_one_line(tmp_path, capsys, outputs, expected):
     assert lines[1:] == ["smoke failed at outputs"]
 
 
+def test_an_unreadable_stack_file_fails_in_one_line_naming_the_file(tmp_path, capsys, monkeypatch):
+    (tmp_path / "Pulumi.dev.yaml").write_text("config:\n  aws:region: [us-east-1\n")
+    monkeypatch.setattr(smoke_module, "PROJECT_ROOT", tmp_path)
+
+    status = main(["dev", "--outputs", str(write_outputs(tmp_path, OUTPUTS))])
+
+    lines = capsys.readouterr().out.splitlines()
+    assert status == 1
+    assert lines[1].startswith("FAIL stack file: Pulumi.dev.yaml line 3")
+    assert "not valid YAML" in lines[1]
+    assert lines[2:] == ["smoke failed at stack file"]
+
+
 def test_without_the_pulumi_cli_it_asks_for_an_outputs_file(capsys, monkeypatch):
     monkeypatch.setattr(smoke_module.shutil, "which", lambda name: None)
 
